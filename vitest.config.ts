@@ -1,0 +1,12 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    include: ["test/**/*.test.ts"],
+    // End-to-end tests share one daemon and build real containers.
+    testTimeout: 180_000,
+    hookTimeout: 600_000,
+    fileParallelism: false,
+    reporters: ["default"],
+  },
+});
