@@ -1,0 +1,51 @@
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { DaemonError } from "../errors.ts";
+import { packageRoot } from "./paths.ts";
+import { findOnPath } from "./which.ts";
+
+/** The BuildKit version pinned by brewkit's go.mod. */
+export function pinnedBuildkitVersion(root = packageRoot): string {
+  const goMod = readFileSync(path.join(root, "go.mod"), "utf8");
+  const match = /^\s*github\.com\/moby\/buildkit (v\S+)/m.exec(goMod);
+  if (!match?.[1]) throw new DaemonError("GO_MOD_PIN", `go.mod in ${root} does not pin github.com/moby/buildkit`);
+  return match[1];
+}
+
+function run(command: string, args: string[], options: { cwd?: string; log: (line: string) => void }): Promise<void> {
+  return new Promise((resolve, reject) => {
+    options.log(`$ ${command} ${args.join(" ")}`);
+    const child = spawn(command, args, { cwd: options.cwd, stdio: ["ignore", "inherit", "inherit"] });
+    child.on("error", reject);
+    child.on("exit", (code) =>
+      code === 0 ? resolve() : reject(new DaemonError("INSTALL_FAILED", `${command} ${args.join(" ")} exited with ${code}`)),
+    );
+  });
+}
+
+/**
+ * Builds the pinned buildkitd and buildctl into `binDir` with Go, and installs runc
+ * from the system's packages when it is missing (root only).
+ */
+export async function installDaemon(binDir: string, log: (line: string) => void = console.error): Promise<void> {
+  const go = findOnPath("go") ?? (existsSync("/usr/local/go/bin/go") ? "/usr/local/go/bin/go" : undefined);
+  if (!go) {
+    throw new DaemonError("GO_MISSING", "building BuildKit needs Go (>= 1.26), which was not found on PATH", {
+      hint: "install Go, or point --addr / BUILDKIT_HOST at an existing buildkitd",
+    });
+  }
+  mkdirSync(binDir, { recursive: true });
+  const version = pinnedBuildkitVersion();
+  const ldflags = `-X github.com/moby/buildkit/version.Version=${version} -X github.com/moby/buildkit/version.Package=github.com/moby/buildkit`;
+  await run(go, ["build", "-trimpath", "-ldflags", ldflags, "-o", binDir + path.sep,
+    "github.com/moby/buildkit/cmd/buildkitd", "github.com/moby/buildkit/cmd/buildctl"], { cwd: packageRoot, log });
+  if (!findOnPath("runc") && !findOnPath("buildkit-runc")) {
+    if (process.getuid?.() === 0 && findOnPath("apt-get")) {
+      await run("apt-get", ["install", "-y", "-q", "runc"], { log });
+    } else {
+      log("warning: runc is not installed; buildkitd needs it to run steps (Debian/Ubuntu: apt-get install runc)");
+    }
+  }
+  log(`installed buildkitd and buildctl ${version} into ${binDir}`);
+}

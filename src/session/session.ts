@@ -1,0 +1,77 @@
+import grpc from "@grpc/grpc-js";
+import type { ControlClient } from "../client/control.ts";
+import { maxMessageBytes } from "../client/control.ts";
+import { healthService } from "./health.ts";
+import type { LocalDir, LocalExportTarget, TransferStats } from "./file-services.ts";
+import { emptyTransferStats, fileSendService, fileSyncService } from "./file-services.ts";
+import type { SessionService } from "./services.ts";
+import { newId } from "./ids.ts";
+import { sessionTunnel } from "./tunnel.ts";
+
+/** What a session offers the daemon during one build. */
+export interface SessionOptions {
+  /** Local dirs by the name used in `local://<name>` sources. */
+  localDirs?: ReadonlyMap<string, LocalDir>;
+  /** Local export destinations by index in SolveRequest.Exporters. */
+  exports?: ReadonlyMap<number, LocalExportTarget>;
+  /**
+   * Stable key of this machine and project: the daemon reuses the previous upload of a
+   * local dir with the same key and asks only for files that changed.
+   */
+  sharedKey: string;
+  /** Extra services (secrets, ssh forwarding, ...). */
+  services?: SessionService[];
+}
+
+/**
+ * brewkit's side of a BuildKit session: a gRPC server that the daemon calls back
+ * through the Control.Session tunnel (file sync, exports, health, ...).
+ */
+export class BuildSession {
+  readonly id = newId();
+  readonly stats: TransferStats = emptyTransferStats();
+  private readonly server: grpc.Server;
+  private readonly abort = new AbortController();
+  private call: grpc.ClientDuplexStream<Uint8Array, Buffer> | undefined;
+  private injector: ReturnType<grpc.Server["createConnectionInjector"]> | undefined;
+  private readonly methods: string[] = [];
+
+  constructor(private readonly options: SessionOptions) {
+    this.server = new grpc.Server({
+      "grpc.max_receive_message_length": maxMessageBytes,
+      "grpc.max_send_message_length": maxMessageBytes,
+    });
+    const signal = this.abort.signal;
+    const services = [
+      healthService(),
+      fileSyncService(options.localDirs ?? new Map(), this.stats, signal),
+      fileSendService(options.exports ?? new Map(), this.stats, signal),
+      ...(options.services ?? []),
+    ];
+    for (const { definition, implementation } of services) {
+      this.server.addService(definition, implementation);
+      for (const method of Object.values(definition)) this.methods.push(method.path);
+    }
+  }
+
+  /** Opens the tunnel to the daemon and starts serving it. */
+  open(control: ControlClient): void {
+    const metadata = new grpc.Metadata();
+    metadata.set("x-docker-expose-session-uuid", this.id);
+    metadata.set("x-docker-expose-session-sharedkey", this.options.sharedKey);
+    // One header field per method: the daemon checks these before calling FileSync/FileSend.
+    for (const path of this.methods) metadata.add("x-docker-expose-session-grpc-method", path);
+    this.call = control.openSession(metadata);
+    this.injector = this.server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+    this.injector.injectConnection(sessionTunnel(this.call));
+  }
+
+  /** Ends the session: stops transfers in flight and closes the tunnel. */
+  close(): void {
+    this.abort.abort();
+    this.call?.end();
+    this.call?.cancel();
+    this.injector?.destroy();
+    this.server.forceShutdown();
+  }
+}

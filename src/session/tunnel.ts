@@ -1,0 +1,34 @@
+import { Duplex } from "node:stream";
+import type grpc from "@grpc/grpc-js";
+
+/**
+ * Presents the Control.Session call as a byte stream. The daemon speaks HTTP/2 over
+ * it as the client; brewkit's gRPC server reads and writes it like a socket.
+ */
+export function sessionTunnel(call: grpc.ClientDuplexStream<Uint8Array, Buffer>): Duplex {
+  const tunnel = new Duplex({
+    write(chunk: Buffer, _encoding, callback) {
+      if (chunk.length === 0) return callback();
+      if (call.write(chunk)) callback();
+      else call.once("drain", () => callback());
+    },
+    final(callback) {
+      call.end();
+      callback();
+    },
+    read() {
+      call.resume();
+    },
+    destroy(error, callback) {
+      call.cancel();
+      callback(error);
+    },
+  });
+  call.on("data", (chunk: Buffer) => {
+    if (chunk.length > 0 && !tunnel.push(chunk)) call.pause();
+  });
+  call.on("end", () => tunnel.push(null));
+  // Cancelling the call is how a session ends; the tunnel just closes.
+  call.on("error", () => tunnel.push(null));
+  return tunnel;
+}
