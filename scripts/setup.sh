@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs everything brewkit needs on a Debian/Ubuntu machine: runc and busybox-static
+# (the examples' offline base image), the npm dependencies, and the pinned BuildKit
+# (buildkitd + buildctl, built with Go into ~/.brewkit/bin).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v runc >/dev/null || need+=(runc)
+dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
+command -v docker-registry >/dev/null || need+=(docker-registry)
+command -v ssh-agent >/dev/null || need+=(openssh-client)
+if [ ${#need[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${need[@]}"
+fi
+
+if ! command -v go >/dev/null && [ -x /usr/local/go/bin/go ]; then
+  export PATH="/usr/local/go/bin:$PATH"
+fi
+
+npm ci --no-audit --no-fund
+node bin/brewkit.js daemon install

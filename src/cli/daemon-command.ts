@@ -1,0 +1,42 @@
+import { LocalDaemon } from "../daemon/local-daemon.ts";
+import { installDaemon } from "../daemon/install.ts";
+import { defaultDaemonPaths } from "../daemon/paths.ts";
+import { UserInputError } from "../errors.ts";
+
+/** `brewkit daemon install|start|stop|status|logs`. */
+export async function daemonCommand(action: string, options: { lines?: number }): Promise<number> {
+  const paths = defaultDaemonPaths();
+  const daemon = new LocalDaemon(paths);
+  const out = (line: string) => process.stdout.write(`${line}\n`);
+  switch (action) {
+    case "install":
+      await installDaemon(paths.binDir, (line) => process.stderr.write(`${line}\n`));
+      return 0;
+    case "start": {
+      const { started } = await daemon.start();
+      out(started ? `started buildkitd on ${daemon.address}` : `buildkitd already running on ${daemon.address}`);
+      return 0;
+    }
+    case "stop": {
+      const { stopped } = await daemon.stop();
+      out(stopped ? "stopped buildkitd" : "buildkitd was not running");
+      return 0;
+    }
+    case "status": {
+      const status = await daemon.status();
+      out(`running:   ${status.running ? "yes" : "no"}`);
+      out(`address:   ${status.address}`);
+      if (status.pid) out(`pid:       ${status.pid}`);
+      if (status.version) out(`version:   ${status.version}`);
+      if (status.platforms?.length) out(`platforms: ${status.platforms.join(", ")}`);
+      out(`state:     ${status.stateDir}`);
+      out(`log:       ${status.logFile}`);
+      return status.running ? 0 : 3;
+    }
+    case "logs":
+      out(daemon.logTail(Number(options.lines ?? 50)));
+      return 0;
+    default:
+      throw new UserInputError("UNKNOWN_DAEMON_ACTION", `unknown daemon action "${action}"`, { hint: "use one of: install, start, stop, status, logs" });
+  }
+}

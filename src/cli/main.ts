@@ -1,0 +1,63 @@
+import { cac } from "cac";
+import { BrewkitError } from "../errors.ts";
+import { daemonCommand } from "./daemon-command.ts";
+import { definitionCommand } from "./definition-command.ts";
+import { runCommand } from "./run-command.ts";
+import { targetsCommand } from "./targets-command.ts";
+import { version } from "./version.ts";
+
+const cli = cac("brewkit");
+
+cli.option("--config <file>", "Config file (default: nearest brewkit.config.ts)");
+cli.option("--addr <address>", "BuildKit daemon address, unix:///path.sock or tcp://host:port (default: $BUILDKIT_HOST, else brewkit's own daemon)");
+cli.option("--debug", "Print stack traces of errors");
+
+cli
+  .command("run [...targets]", "Build targets (default: the config's default export, or `all`) and write their outputs")
+  .option("--progress <mode>", "Progress output: auto, plain or quiet", { default: "auto" })
+  .option("--metadata-file <file>", "Write a JSON record of the run (steps, cache hits, transfers) to <file>")
+  .example("brewkit run build")
+  .action((targets: string[], options) => runCommand(targets, options));
+
+cli
+  .command("definition <target>", "Print the LLB definition of a target as JSON")
+  .action((target: string, options) => definitionCommand(target, options));
+
+cli.command("targets", "List the targets of the config").action((options) => targetsCommand(options));
+
+cli
+  .command("daemon <action>", "Manage brewkit's local buildkitd: install, start, stop, status, logs")
+  .option("--lines <n>", "Log lines to print (logs)", { default: 50 })
+  .action((action: string, options) => daemonCommand(action, options));
+
+cli.help();
+cli.version(version);
+
+function report(err: unknown, debug: boolean): number {
+  if (err instanceof BrewkitError) {
+    process.stderr.write(`error: ${err.message}\n`);
+    if (err.hint) process.stderr.write(`hint: ${err.hint}\n`);
+    if (debug) process.stderr.write(`${err.stack}\n`);
+    return err.code === "CANCELLED" ? 130 : 1;
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`error: ${message}\n`);
+  if (debug) process.stderr.write(`${(err as Error)?.stack ?? ""}\n`);
+  else process.stderr.write("hint: run again with --debug for details\n");
+  return 1;
+}
+
+try {
+  cli.parse(process.argv, { run: false });
+  if (!cli.matchedCommand && cli.args.length > 0) {
+    process.stderr.write(`error: unknown command "${cli.args[0]}"\nhint: run \`brewkit --help\` to list the commands\n`);
+    process.exitCode = 1;
+  } else if (!cli.matchedCommand && !cli.options.help && !cli.options.version) {
+    cli.outputHelp();
+  } else {
+    const code = await cli.runMatchedCommand();
+    if (typeof code === "number") process.exitCode = code;
+  }
+} catch (err) {
+  process.exitCode = report(err, Boolean(cli.options.debug));
+}

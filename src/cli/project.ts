@@ -1,0 +1,39 @@
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { findConfigFile, loadConfig, type LoadedConfig } from "../config/index.ts";
+import { parseIgnoreFile } from "../ignore/index.ts";
+import { createPlan, type Plan } from "../plan/index.ts";
+
+/** Ignore files a project may have, the first one found wins. */
+export const ignoreFileNames = [".brewkitignore", ".dockerignore"];
+
+/** A loaded config plus what planning needs from disk. */
+export interface Project {
+  config: LoadedConfig;
+  ignorePatterns: string[];
+}
+
+/** Finds, evaluates and reads the project of the current directory (or `--config`). */
+export async function loadProject(options: { config?: string }): Promise<Project> {
+  const file = findConfigFile(process.cwd(), options.config);
+  const config = await loadConfig(file);
+  return { config, ignorePatterns: readIgnorePatterns(config.projectDir) };
+}
+
+/** Exclude patterns of the project's ignore file, if it has one. */
+export function readIgnorePatterns(projectDir: string): string[] {
+  for (const name of ignoreFileNames) {
+    const file = path.join(projectDir, name);
+    if (existsSync(file)) return parseIgnoreFile(readFileSync(file, "utf8"));
+  }
+  return [];
+}
+
+/** The validated plan for `names`. */
+export function planProject(project: Project, names: string[]): Plan {
+  const { config } = project;
+  return createPlan(
+    { configFile: config.file, projectDir: config.projectDir, targets: config.targets, groups: config.groups, defaultName: config.defaultName, ignorePatterns: project.ignorePatterns },
+    names,
+  );
+}

@@ -1,0 +1,61 @@
+import path from "node:path";
+import { pathToFileURL, fileURLToPath } from "node:url";
+import { tsImport } from "tsx/esm/api";
+import { UserInputError } from "../errors.ts";
+import type { Group, Target } from "../model/index.ts";
+import { isGroup, isTarget } from "../model/index.ts";
+
+/** A config module, evaluated: its targets and groups by export name. */
+export interface LoadedConfig {
+  /** Absolute path of the config file. */
+  file: string;
+  /** The project directory: host paths in the config are relative to it. */
+  projectDir: string;
+  /** Exported targets by export name. */
+  targets: ReadonlyMap<string, Target>;
+  /** Exported groups by export name. */
+  groups: ReadonlyMap<string, Group>;
+  /** What `brewkit run` builds with no names: the default export, else `all`. */
+  defaultName: string | undefined;
+  /** Local files the config imported (the config itself included), for watching. */
+  importedFiles: string[];
+}
+
+/** The export name that stands for the default export. */
+export const defaultExportName = "default";
+
+/** Evaluates a brewkit.config.ts in a fresh module graph and collects its targets. */
+export async function loadConfig(file: string): Promise<LoadedConfig> {
+  const importedFiles = new Set<string>();
+  let exports: Record<string, unknown>;
+  try {
+    exports = await tsImport(pathToFileURL(file).href, {
+      parentURL: import.meta.url,
+      onImport: (url) => {
+        if (url.startsWith("file://") && !url.includes("/node_modules/")) importedFiles.add(fileURLToPath(url.replace(/\?.*$/, "")));
+      },
+    });
+  } catch (err) {
+    throw new UserInputError("CONFIG_EVAL", `${path.basename(file)} failed to load: ${describeLoadError(err)}`, {
+      hint: "fix the error in the config file",
+      context: { file },
+      cause: err,
+    });
+  }
+  const targets = new Map<string, Target>();
+  const groups = new Map<string, Group>();
+  for (const [name, value] of Object.entries(exports)) {
+    if (isTarget(value)) targets.set(name, value);
+    else if (isGroup(value)) groups.set(name, value);
+  }
+  const defaultName = targets.has(defaultExportName) || groups.has(defaultExportName) ? defaultExportName : targets.has("all") || groups.has("all") ? "all" : undefined;
+  return { file, projectDir: path.dirname(file), targets, groups, defaultName, importedFiles: [...importedFiles] };
+}
+
+function describeLoadError(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  // Point at the user's file rather than at brewkit's loader.
+  const frame = err.stack?.split("\n").find((l) => l.includes("brewkit.config") || /\.m?[jt]s:\d+:\d+/.test(l) && !l.includes("node_modules"));
+  const where = frame ? ` (${frame.trim().replace(/^at /, "")})` : "";
+  return `${err.message}${where}`;
+}

@@ -1,0 +1,82 @@
+import type { Pb_Definition, Pb_OpMetadata } from "../proto/generated.ts";
+import { Cap } from "./caps.ts";
+import { digestOf, encodeOp } from "./encode.ts";
+import { outputOf } from "./internal.ts";
+import type { Platform } from "./platform.ts";
+import type { State } from "./state.ts";
+import { marshalVertex, mergeMeta, metaToPb, opMeta, type MarshalContext, type OpMeta, type Vertex } from "./vertex.ts";
+
+/** Options of `marshal`. */
+export interface MarshalOptions {
+  /** Platform of ops that set none, normally the worker's, e.g. `{ OS: "linux", Architecture: "amd64" }`. */
+  platform: Platform;
+  /** Id that keeps session-less local sources of different clients apart; no `local.unique` attr without it. */
+  localUniqueId?: string;
+  /** Mark every op to be re-run instead of taken from the cache (`--no-cache`). */
+  ignoreCache?: boolean;
+}
+
+/**
+ * A serialized build graph, directly usable as the `pb.Definition` of a Solve
+ * request: ops in dependency order, the last one the terminator pointing at the result.
+ */
+export interface Definition extends Pb_Definition {
+  /** Each op's bytes; a digest is the sha256 of exactly these bytes. */
+  def: Uint8Array[];
+  /** Per-op metadata (custom names, caps, ...) keyed by op digest. */
+  metadata: Record<string, Pb_OpMetadata>;
+  /** The digest of each entry of `def`, in the same order. */
+  digests: string[];
+}
+
+/**
+ * Serializes everything `state` depends on, the way Go's `llb.State.Marshal` does:
+ * inputs before the ops that read them, each op once, then a terminator op. The
+ * result depends only on the arguments: same graph, same bytes. Scratch gives an
+ * empty definition.
+ */
+export function marshal(state: State, opts: MarshalOptions): Definition {
+  const ctx: MarshalContext = {
+    platform: opts.platform,
+    localUniqueId: opts.localUniqueId,
+    meta: opMeta({ ignoreCache: opts.ignoreCache === true }, []),
+    cache: new Map(),
+  };
+  const def: Uint8Array[] = [];
+  const digests: string[] = [];
+  const metas = new Map<string, OpMeta>();
+  const visited = new Set<Vertex>();
+
+  const visit = (v: Vertex): void => {
+    if (visited.has(v)) return;
+    for (const input of v.inputs()) visit(input.vertex);
+    const m = marshalVertex(v, ctx);
+    visited.add(v);
+    // Distinct vertices may serialize identically; they share one op and merge metadata.
+    const known = metas.get(m.digest);
+    metas.set(m.digest, known ? mergeMeta(known, m.meta) : m.meta);
+    if (!known) {
+      def.push(m.bytes);
+      digests.push(m.digest);
+    }
+  };
+
+  const out = outputOf(state);
+  if (!out) return { def, metadata: {}, digests };
+  visit(out.vertex);
+
+  const terminator = encodeOp({ inputs: [out.toInput(ctx)] });
+  const head = digestOf(terminator);
+  const caps = new Set<string>([Cap.constraints, Cap.platform]);
+  for (const m of metas.values()) {
+    if (m.ignoreCache) caps.add(Cap.metaIgnoreCache);
+    if (m.description) caps.add(Cap.metaDescription);
+  }
+  def.push(terminator);
+  digests.push(head);
+  metas.set(head, { ignoreCache: false, description: undefined, caps });
+
+  const metadata: Record<string, Pb_OpMetadata> = {};
+  for (const d of [...metas.keys()].sort()) metadata[d] = metaToPb(metas.get(d)!);
+  return { def, metadata, digests };
+}

@@ -1,0 +1,118 @@
+import type { Pb_Input, Pb_OpMetadata, Pb_Platform, Pb_WorkerConstraints } from "../proto/generated.ts";
+import type { CapId } from "./caps.ts";
+import { platformToPb, type Platform } from "./platform.ts";
+
+/** Options every vertex-creating call accepts; none of them changes the op's digest. */
+export interface VertexOptions {
+  /** Name shown for this step in progress output, e.g. `"go build ./cmd/app"`. */
+  customName?: string;
+  /** Extra free-form description entries, e.g. `{ "brewkit.target": "build" }`. */
+  description?: Readonly<Record<string, string>>;
+  /** Run this step again even if a cached result exists, e.g. `true` for `--no-cache`. */
+  ignoreCache?: boolean;
+}
+
+/** Per-op metadata while it is being assembled (Go's `llb.OpMetadata`). */
+export interface OpMeta {
+  readonly ignoreCache: boolean;
+  readonly description: Readonly<Record<string, string>> | undefined;
+  readonly caps: ReadonlySet<string>;
+}
+
+/** Metadata of a vertex from its options plus the capabilities its op needs. */
+export function opMeta(opts: VertexOptions | undefined, caps: Iterable<CapId>): OpMeta {
+  const description: Record<string, string> = { ...opts?.description };
+  if (opts?.customName !== undefined) description["llb.customname"] = opts.customName;
+  return {
+    ignoreCache: opts?.ignoreCache === true,
+    description: Object.keys(description).length > 0 ? description : undefined,
+    caps: new Set(caps),
+  };
+}
+
+/** Go's `mergeMetadata`: `b` wins for descriptions, flags and caps accumulate. */
+export function mergeMeta(a: OpMeta, b: OpMeta): OpMeta {
+  const description = b.description ? { ...a.description, ...b.description } : a.description;
+  return {
+    ignoreCache: a.ignoreCache || b.ignoreCache,
+    description,
+    caps: new Set([...a.caps, ...b.caps]),
+  };
+}
+
+const byteOrder = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
+
+/** The protobuf form; keys are inserted sorted so any encoder emits them in Go's order. */
+export function metaToPb(m: OpMeta): Pb_OpMetadata {
+  const out: Pb_OpMetadata = {};
+  if (m.ignoreCache) out.ignore_cache = true;
+  if (m.description) {
+    out.description = Object.fromEntries(Object.keys(m.description).sort(byteOrder).map((k) => [k, m.description![k]!]));
+  }
+  if (m.caps.size > 0) out.caps = Object.fromEntries([...m.caps].sort(byteOrder).map((c) => [c, true]));
+  return out;
+}
+
+/** What one `marshal` call needs to know while it serializes vertices. */
+export interface MarshalContext {
+  /** Platform of ops that do not set their own. */
+  readonly platform: Platform;
+  /** Id that makes session-less local sources unique. */
+  readonly localUniqueId: string | undefined;
+  /** Metadata applied to every op (e.g. ignore-cache for the whole build). */
+  readonly meta: OpMeta;
+  /** Vertices already serialized in this call. */
+  readonly cache: Map<Vertex, MarshaledVertex>;
+}
+
+/** One serialized op. */
+export interface MarshaledVertex {
+  readonly digest: string;
+  readonly bytes: Uint8Array;
+  readonly meta: OpMeta;
+}
+
+/** A node of the build graph: a source, an exec or a file op. */
+export interface Vertex {
+  /** The outputs this vertex reads, in the order Go's client walks them. */
+  inputs(): readonly Output[];
+  /** Serializes the op; call through `marshalVertex` so each vertex is done once. */
+  marshal(ctx: MarshalContext): MarshaledVertex;
+}
+
+/** Serializes `v` once per marshal call. */
+export function marshalVertex(v: Vertex, ctx: MarshalContext): MarshaledVertex {
+  let done = ctx.cache.get(v);
+  if (!done) {
+    done = v.marshal(ctx);
+    ctx.cache.set(v, done);
+  }
+  return done;
+}
+
+/** One result of a vertex (an exec has one per writable mount). */
+export class Output {
+  /** `platform` is what a State built on this output starts with. */
+  constructor(
+    readonly vertex: Vertex,
+    readonly index: number,
+    readonly platform?: Platform,
+  ) {}
+
+  /** The edge another op uses to consume this output. */
+  toInput(ctx: MarshalContext): Pb_Input {
+    return { digest: marshalVertex(this.vertex, ctx).digest, index: this.index };
+  }
+}
+
+/**
+ * The fields every op shares (Go's `MarshalConstraints`): the platform, the empty
+ * worker constraints, and the merged metadata.
+ */
+export function opEnvelope(
+  ctx: MarshalContext,
+  platform: Platform | undefined,
+  meta: OpMeta,
+): { platform: Pb_Platform; constraints: Pb_WorkerConstraints; meta: OpMeta } {
+  return { platform: platformToPb(platform ?? ctx.platform), constraints: {}, meta: mergeMeta(ctx.meta, meta) };
+}

@@ -1,0 +1,2 @@
+export * from "./target.ts";
+export type { SourceLocation } from "./source-location.ts";

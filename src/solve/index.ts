@@ -1,0 +1,111 @@
+import type { ControlClient } from "../client/control.ts";
+import { BuildError, BrewkitError } from "../errors.ts";
+import { ProgressTracker, type ProgressEvent, type ProgressSummary, type VertexState } from "../progress/index.ts";
+import type { Pb_Definition } from "../proto/generated.ts";
+import type { LocalDir, TransferStats } from "../session/file-services.ts";
+import { newId } from "../session/ids.ts";
+import { BuildSession } from "../session/session.ts";
+import type { SessionService } from "../session/services.ts";
+
+/** One Solve: a definition, the host dirs it reads and the host dirs it writes. */
+export interface SolveJob {
+  /** Target name, for progress and errors. */
+  name: string;
+  definition: Pb_Definition;
+  /** Local sources by the name used in the definition. */
+  localDirs: ReadonlyMap<string, LocalDir>;
+  /** Absolute host directories, one `local` export each, all of the definition's result. */
+  exports: string[];
+  /** Entitlements the build needs (e.g. `network.host`). */
+  entitlements?: string[];
+  /** Extra session services (secrets, ssh, ...). */
+  services?: SessionService[];
+}
+
+/** Settings shared by every Solve of a run. */
+export interface SolveOptions {
+  /** Stable key that lets the daemon reuse earlier uploads of the same dirs. */
+  sharedKey: string;
+  /** Receives progress of every job. */
+  onEvent?: (job: string, event: ProgressEvent) => void;
+  /** Cancels the solves in flight. */
+  signal?: AbortSignal;
+}
+
+/** What one finished Solve reports. */
+export interface SolveResult {
+  name: string;
+  summary: ProgressSummary;
+  vertices: VertexState[];
+  transfer: TransferStats;
+  durationMs: number;
+}
+
+// After Solve returns the daemon closes the Status stream; don't wait forever if it doesn't.
+const statusDrainMs = 5_000;
+
+/** Runs one job on the daemon and waits for its exports to land on the host. */
+export async function solveJob(control: ControlClient, job: SolveJob, options: SolveOptions): Promise<SolveResult> {
+  const started = Date.now();
+  const exports = new Map(job.exports.map((dest, index) => [index, { dest }]));
+  const session = new BuildSession({ localDirs: job.localDirs, exports, sharedKey: options.sharedKey, services: job.services });
+  const tracker = new ProgressTracker();
+  const emit = (events: ProgressEvent[]) => events.forEach((e) => options.onEvent?.(job.name, e));
+  const ref = newId();
+  const abort = new AbortController();
+  const onAbort = () => abort.abort();
+  options.signal?.addEventListener("abort", onAbort, { once: true });
+  session.open(control);
+  const statusDone = (async () => {
+    try {
+      for await (const message of control.status(ref, abort.signal)) emit(tracker.update(message));
+    } catch {
+      // The stream is cancelled when the solve is; the solve's own error is what matters.
+    }
+    emit(tracker.flush());
+  })();
+  try {
+    await control.solve(
+      {
+        Ref: ref,
+        Session: session.id,
+        Definition: job.definition,
+        Exporters: job.exports.map(() => ({ Type: "local", Attrs: {} })),
+        Entitlements: job.entitlements ?? [],
+      },
+      abort.signal,
+    );
+    await Promise.race([statusDone, new Promise((r) => setTimeout(r, statusDrainMs).unref())]);
+  } catch (err) {
+    abort.abort();
+    await Promise.race([statusDone, new Promise((r) => setTimeout(r, 1_000).unref())]);
+    throw buildFailure(job.name, err, tracker, options.signal?.aborted === true);
+  } finally {
+    options.signal?.removeEventListener("abort", onAbort);
+    abort.abort();
+    session.close();
+  }
+  return { name: job.name, summary: tracker.summary(), vertices: tracker.all, transfer: session.stats, durationMs: Date.now() - started };
+}
+
+/** Runs waves of jobs: jobs of one wave in parallel, waves in order. */
+export async function solveWaves(control: ControlClient, waves: SolveJob[][], options: SolveOptions): Promise<SolveResult[]> {
+  const results: SolveResult[] = [];
+  for (const wave of waves) results.push(...(await Promise.all(wave.map((job) => solveJob(control, job, options)))));
+  return results;
+}
+
+function buildFailure(target: string, err: unknown, tracker: ProgressTracker, cancelled: boolean): Error {
+  if (cancelled) return new BuildError("CANCELLED", `build of target "${target}" was cancelled`, { context: { target }, cause: err });
+  const failed = tracker.failed();
+  if (failed) {
+    const logs = failed.logTail.length ? `\n--- last output of the step ---\n${failed.logTail.join("\n")}` : "";
+    return new BuildError("STEP_FAILED", `target "${target}": step "${failed.name}" failed: ${failed.error}${logs}`, {
+      context: { target },
+      hint: "fix the command or its inputs and run again",
+      cause: err,
+    });
+  }
+  if (err instanceof BrewkitError && err.code !== "DAEMON_ERROR") return err;
+  return new BuildError("BUILD_FAILED", `target "${target}" failed: ${(err as Error).message}`, { context: { target }, cause: err });
+}

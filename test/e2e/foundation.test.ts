@@ -1,0 +1,140 @@
+import { readFileSync, statSync, writeFileSync } from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { brewkit, busyboxBase, makeProject } from "../support/project.ts";
+
+interface RunMetadata {
+  targets: Array<{
+    name: string;
+    steps: Array<{ name: string; cached: boolean; error: string | null }>;
+    transfer: { sentFiles: Record<string, string[]>; filesReceived: number };
+  }>;
+}
+
+function readMetadata(project: string): RunMetadata {
+  return JSON.parse(readFileSync(path.join(project, "meta.json"), "utf8"));
+}
+
+const chainConfig = `import { target, scratch } from "brewkit";
+${busyboxBase}
+/** Joins the sources into one file, owned by another user inside the container. */
+export const app = target({
+  from: base,
+  workdir: "/src",
+  copy: "src",
+  commands: [
+    "mkdir -p /out && cat src/a.txt src/b.txt > /out/joined.txt",
+    "chmod 751 /out/joined.txt && chown 1234:1234 /out/joined.txt",
+  ],
+  output: { artifact: "/out", local: "dist" },
+});
+`;
+
+describe("a two-target chain on a real buildkitd", () => {
+  const project = makeProject({ "brewkit.config.ts": chainConfig, "src/a.txt": "alpha\n", "src/b.txt": "beta\n", "notes.md": "not copied\n" });
+  const run = () => brewkit(["run", "app", "--progress", "plain", "--metadata-file", "meta.json"], { cwd: project });
+
+  it("builds the chain and writes the artifact with its content, mode and the user's ownership", async () => {
+    const result = await run();
+    expect(result.stderr).toContain("✔ app");
+    expect(result.code).toBe(0);
+    const artifact = path.join(project, "dist", "joined.txt");
+    expect(readFileSync(artifact, "utf8")).toBe("alpha\nbeta\n");
+    const stat = statSync(artifact);
+    expect(stat.mode & 0o7777).toBe(0o751);
+    expect(stat.uid).toBe(process.getuid!());
+    expect(stat.gid).toBe(process.getgid!());
+    const sent = Object.values(readMetadata(project).targets[0]!.transfer.sentFiles).flat();
+    expect(sent).toContain("src/a.txt");
+    expect(sent).not.toContain("notes.md");
+  });
+
+  it("reports every step cached on the second run and leaves the artifact unchanged", async () => {
+    const artifact = path.join(project, "dist", "joined.txt");
+    const before = statSync(artifact);
+    const result = await run();
+    expect(result.code).toBe(0);
+    const steps = readMetadata(project).targets[0]!.steps;
+    expect(steps.length).toBeGreaterThan(3);
+    const notCached = steps.filter((s) => !s.cached && !s.name.startsWith("exporting"));
+    expect(notCached.map((s) => s.name)).toEqual([]);
+    expect(readFileSync(artifact, "utf8")).toBe("alpha\nbeta\n");
+    expect(statSync(artifact).mtimeMs).toBe(before.mtimeMs);
+  });
+
+  it("reruns only the dependent steps and transfers only the changed file", async () => {
+    writeFileSync(path.join(project, "src", "b.txt"), "beta, changed\n");
+    const result = await run();
+    expect(result.code).toBe(0);
+    const target = readMetadata(project).targets[0]!;
+    expect(Object.values(target.transfer.sentFiles).flat()).toEqual(["src/b.txt"]);
+    const byName = (fragment: string) => target.steps.find((s) => s.name.includes(fragment));
+    expect(byName("--install")?.cached).toBe(true);
+    expect(byName("cat src/a.txt")?.cached).toBe(false);
+    expect(byName("chmod 751")?.cached).toBe(false);
+    expect(readFileSync(path.join(project, "dist", "joined.txt"), "utf8")).toBe("alpha\nbeta, changed\n");
+  });
+});
+
+describe("cache mounts", () => {
+  it("keep their content between runs", async () => {
+    const project = makeProject({
+      "brewkit.config.ts": `import { target, scratch, cache } from "brewkit";
+${busyboxBase}
+export const counter = target({
+  from: base,
+  copy: "input.txt",
+  cache: [cache("brewkit-test-counter-${Date.now()}", "/cache")],
+  command: "echo \\"run $(cat /input.txt)\\" >> /cache/runs && mkdir -p /out && cp /cache/runs /out/runs",
+  output: { artifact: "/out", local: "out" },
+});
+`,
+      "input.txt": "one",
+    });
+    expect((await brewkit(["run", "counter"], { cwd: project })).code).toBe(0);
+    expect(readFileSync(path.join(project, "out", "runs"), "utf8")).toBe("run one\n");
+    writeFileSync(path.join(project, "input.txt"), "two");
+    const second = await brewkit(["run", "counter"], { cwd: project });
+    expect(second.code).toBe(0);
+    expect(readFileSync(path.join(project, "out", "runs"), "utf8")).toBe("run one\nrun two\n");
+  });
+});
+
+describe("errors a user can act on", () => {
+  const project = makeProject({ "brewkit.config.ts": chainConfig, "src/a.txt": "a", "src/b.txt": "b" });
+  const noStackTrace = /^\s+at /m;
+
+  it("reports an unreachable daemon quickly, without a stack trace", async () => {
+    const result = await brewkit(["run", "app", "--addr", "unix:///nonexistent/brewkit/buildkitd.sock"], { cwd: project });
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain("cannot reach the BuildKit daemon at unix:///nonexistent/brewkit/buildkitd.sock");
+    expect(result.stderr).toContain("hint:");
+    expect(result.stderr).not.toMatch(noStackTrace);
+  });
+
+  it("gives up within 2 s on a daemon that accepts connections but never answers", async () => {
+    const silent = net.createServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const port = (silent.address() as net.AddressInfo).port;
+    try {
+      const started = Date.now();
+      const result = await brewkit(["run", "app", "--addr", `tcp://127.0.0.1:${port}`], { cwd: project });
+      expect(result.code).not.toBe(0);
+      expect(result.stderr).toContain(`cannot reach the BuildKit daemon at tcp://127.0.0.1:${port}`);
+      expect(result.stderr).not.toMatch(noStackTrace);
+      // Process start and config evaluation come on top of the 2 s connect bound.
+      expect(Date.now() - started).toBeLessThan(2_000 + 3_000);
+    } finally {
+      silent.close();
+    }
+  });
+
+  it("lists the available targets when the target is unknown", async () => {
+    const result = await brewkit(["run", "ap"], { cwd: project });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('unknown target "ap" (did you mean "app"?)');
+    expect(result.stderr).toContain("available targets: app, base");
+    expect(result.stderr).not.toMatch(noStackTrace);
+  });
+});
