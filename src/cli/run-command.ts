@@ -28,17 +28,10 @@ export async function runCommand(names: string[], options: RunOptions): Promise<
     const localUniqueId = projectSharedKey(plan.projectDir);
     const jobs = plan.waves.map((wave) => wave.flatMap((name) => compileTarget(plan, name, { platform, localUniqueId })));
     const quiet = options.progress === "quiet";
-    const renderers = new Map<string, ReturnType<typeof plainRenderer>>();
     const results = await solveWaves(control, jobs, {
       sharedKey: localUniqueId,
       signal: abort.signal,
-      onEvent: quiet
-        ? undefined
-        : (job, event) => {
-            let render = renderers.get(job);
-            if (!render) renderers.set(job, (render = plainRenderer(err, job)));
-            render(event);
-          },
+      onEvent: quiet ? undefined : plainRenderer(err),
     });
     for (const result of results) err(summaryLine(result, plan.targets.get(result.name)?.outputs.map((o) => o.dest) ?? [], plan.projectDir));
     if (options.metadataFile) writeFileSync(path.resolve(options.metadataFile), `${JSON.stringify(runMetadata(results), null, 2)}\n`);

@@ -1,24 +1,30 @@
 import type { ProgressEvent } from "./tracker.ts";
 
-/** Writes one line per event, like a CI log. `label` tags the lines of one build. */
-export function plainRenderer(write: (line: string) => void, label: string): (event: ProgressEvent) => void {
+/**
+ * Writes one line per event, like a CI log. Steps are numbered across the whole run
+ * (several Solves may interleave); steps not named after a target get the job's name.
+ */
+export function plainRenderer(write: (line: string) => void): (job: string, event: ProgressEvent) => void {
   const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
-  // Cached steps arrive already completed; name them before their result.
-  const announced = new Set<number>();
-  const announce = (number: number, name: string) => {
-    if (announced.has(number)) return;
-    announced.add(number);
-    write(`#${number} [${label}] ${name}`);
+  const numbers = new Map<string, number>();
+  const numberOf = (job: string, digest: string, name: string): string => {
+    const key = `${job}\0${digest}`;
+    let n = numbers.get(key);
+    if (n === undefined) {
+      n = numbers.size + 1;
+      numbers.set(key, n);
+      // Cached steps arrive already completed: name every step when first seen.
+      write(`#${n} ${name.startsWith("[") ? name : `[${job}] ${name}`}`);
+    }
+    return `#${n}`;
   };
-  return (event) => {
+  return (job, event) => {
     const v = event.vertex;
-    const id = `#${v.number}`;
+    const id = numberOf(job, v.digest, v.name);
     switch (event.kind) {
       case "started":
-        announce(v.number, v.name);
         break;
       case "completed":
-        announce(v.number, v.name);
         if (v.error) write(`${id} ERROR: ${v.error}`);
         else if (v.cached) write(`${id} CACHED`);
         else write(`${id} DONE ${seconds((v.completed ?? 0) - (v.started ?? v.completed ?? 0))}`);

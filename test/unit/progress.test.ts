@@ -39,8 +39,17 @@ describe("ProgressTracker", () => {
   it("renders cached steps with their name", () => {
     const tracker = new ProgressTracker();
     const lines: string[] = [];
-    const render = plainRenderer((l) => lines.push(l), "app");
-    tracker.update({ vertexes: [{ digest: "c", name: "copy", cached: true, started: ts(1), completed: ts(1) }] }).forEach(render);
+    const render = plainRenderer((l) => lines.push(l));
+    tracker.update({ vertexes: [{ digest: "c", name: "copy", cached: true, started: ts(1), completed: ts(1) }] }).forEach((e) => render("app", e));
     expect(lines).toEqual(["#1 [app] copy", "#1 CACHED"]);
+  });
+
+  it("numbers steps across jobs, so two Solves never share a number", () => {
+    const lines: string[] = [];
+    const render = plainRenderer((l) => lines.push(l));
+    for (const job of ["a", "b"]) {
+      new ProgressTracker().update({ vertexes: [{ digest: "same", name: "[x] step", started: ts(1) }] }).forEach((e) => render(job, e));
+    }
+    expect(lines).toEqual(["#1 [x] step", "#2 [x] step"]);
   });
 });
