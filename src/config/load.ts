@@ -44,12 +44,24 @@ export async function loadConfig(file: string): Promise<LoadedConfig> {
   }
   const targets = new Map<string, Target>();
   const groups = new Map<string, Group>();
-  for (const [name, value] of Object.entries(exports)) {
+  for (const [name, value] of Object.entries(unwrapCommonJs(exports))) {
     if (isTarget(value)) targets.set(name, value);
     else if (isGroup(value)) groups.set(name, value);
   }
   const defaultName = targets.has(defaultExportName) || groups.has(defaultExportName) ? defaultExportName : targets.has("all") || groups.has("all") ? "all" : undefined;
   return { file, projectDir: path.dirname(file), targets, groups, defaultName, importedFiles: [...importedFiles] };
+}
+
+/**
+ * In a project without `"type": "module"` the config is compiled to CommonJS, and its
+ * namespace's `default` is the whole `module.exports`, real default export inside.
+ */
+function unwrapCommonJs(namespace: Record<string, unknown>): Record<string, unknown> {
+  const inner = namespace.default;
+  if (typeof inner !== "object" || inner === null || isTarget(inner) || isGroup(inner)) return namespace;
+  if (!(inner as { __esModule?: unknown }).__esModule) return namespace;
+  const { __esModule: _marker, ...exports } = inner as Record<string, unknown>;
+  return exports;
 }
 
 function describeLoadError(err: unknown): string {

@@ -1,0 +1,64 @@
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { defaultDaemonPaths } from "../../src/daemon/paths.ts";
+import { brewkit, busyboxBase, makeProject } from "../support/project.ts";
+
+/** A brewkit home of its own (short path: it holds the daemon's socket), sharing the installed binaries. */
+function homeWithBinaries(): string {
+  const home = mkdtempSync("/tmp/bk-home-");
+  symlinkSync(defaultDaemonPaths().binDir, path.join(home, "bin"), "dir");
+  return home;
+}
+
+describe("the managed local daemon", () => {
+  const home = homeWithBinaries();
+  // No BUILDKIT_HOST: brewkit must use (and start) its own daemon.
+  const env = { BREWKIT_HOME: home, BUILDKIT_HOST: "" };
+  const project = makeProject({
+    "brewkit.config.ts": `import { target, scratch } from "brewkit";\n${busyboxBase}\nexport default target({ from: base, command: "echo managed > /m", output: { artifact: "/m", local: "out" } });\n`,
+  });
+
+  afterAll(async () => {
+    await brewkit(["daemon", "stop"], { cwd: project, env });
+  });
+
+  it("is started on first use on a private socket, then reused", async () => {
+    const first = await brewkit(["run"], { cwd: project, env });
+    expect(first.stderr).toContain(`started buildkitd (unix://${home}/daemon/buildkitd.sock)`);
+    expect(first.code).toBe(0);
+    expect(readFileSync(path.join(project, "out", "m"), "utf8")).toBe("managed\n");
+    const pid = readFileSync(path.join(home, "daemon", "buildkitd.pid"), "utf8");
+
+    const second = await brewkit(["run"], { cwd: project, env });
+    expect(second.code).toBe(0);
+    expect(second.stderr).not.toContain("started buildkitd");
+    expect(readFileSync(path.join(home, "daemon", "buildkitd.pid"), "utf8")).toBe(pid);
+  });
+
+  it("reports its status and version, and stops", async () => {
+    const status = await brewkit(["daemon", "status"], { cwd: project, env });
+    expect(status.code).toBe(0);
+    expect(status.stdout).toMatch(/running:\s+yes/);
+    expect(status.stdout).toMatch(/version:\s+v0\.32\./);
+    expect(status.stdout).toContain(`state:     ${home}/daemon/root`);
+
+    const stop = await brewkit(["daemon", "stop"], { cwd: project, env });
+    expect(stop.stdout).toContain("stopped buildkitd");
+    const after = await brewkit(["daemon", "status"], { cwd: project, env });
+    expect(after.stdout).toMatch(/running:\s+no/);
+    expect(after.code).toBe(3);
+  });
+
+  it("names the install command when buildkitd is missing", async () => {
+    const empty = mkdtempSync(path.join(tmpdir(), "bk-empty-"));
+    mkdirSync(path.join(empty, "bin"));
+    const result = await brewkit(["run"], { cwd: project, env: { BREWKIT_HOME: empty, BUILDKIT_HOST: "", PATH: path.dirname(process.execPath) } });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("buildkitd is not installed");
+    expect(result.stderr).toContain("brewkit daemon install");
+    expect(result.stderr).not.toMatch(/^\s+at /m);
+    expect(existsSync(path.join(empty, "daemon", "buildkitd.sock"))).toBe(false);
+  });
+});
