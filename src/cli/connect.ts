@@ -10,6 +10,25 @@ export interface Connection {
   platform: Platform;
 }
 
+/** Global CLI options that select and secure the daemon connection. */
+export interface ConnectFlags {
+  addr?: string;
+  tlscacert?: string;
+  tlscert?: string;
+  tlskey?: string;
+  tlsservername?: string;
+}
+
+/** TLS settings from flags, falling back to BUILDKIT_TLS_* environment variables. */
+export function tlsFromFlags(flags: ConnectFlags, env: NodeJS.ProcessEnv = process.env): TlsOptions {
+  return {
+    caCert: flags.tlscacert ?? (env.BUILDKIT_TLS_CA_CERT || undefined),
+    cert: flags.tlscert ?? (env.BUILDKIT_TLS_CERT || undefined),
+    key: flags.tlskey ?? (env.BUILDKIT_TLS_KEY || undefined),
+    serverName: flags.tlsservername ?? (env.BUILDKIT_TLS_SERVER_NAME || undefined),
+  };
+}
+
 /** Which daemon to use: `--addr`, else BUILDKIT_HOST, else brewkit's managed local daemon. */
 export async function connect(options: { addr?: string; tls?: TlsOptions; log?: (line: string) => void }): Promise<Connection> {
   const explicit = options.addr ?? process.env.BUILDKIT_HOST;

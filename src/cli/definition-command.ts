@@ -1,17 +1,17 @@
 import { compileTarget } from "../compile/index.ts";
 import { definitionToJSON } from "../llb/index.ts";
 import type { Platform } from "../llb/index.ts";
-import { connect } from "./connect.ts";
+import { connect, tlsFromFlags, type ConnectFlags } from "./connect.ts";
 import { loadProject, planProject } from "./project.ts";
 import { projectSharedKey } from "./shared-key.ts";
 
 /** `brewkit definition <target>`: the LLB that `run` would send, as JSON. */
-export async function definitionCommand(name: string, options: { config?: string; addr?: string }): Promise<number> {
+export async function definitionCommand(name: string, options: ConnectFlags & { config?: string }): Promise<number> {
   const project = await loadProject(options);
   const plan = planProject(project, [name]);
   const target = plan.requested[0] ?? name;
   // The platform comes from the daemon when one is reachable, as in `run`.
-  const platform = await connect({ addr: options.addr })
+  const platform = await connect({ addr: options.addr, tls: tlsFromFlags(options) })
     .then(({ control, platform }) => (control.close(), platform))
     .catch((): Platform => ({ OS: "linux", Architecture: process.arch === "arm64" ? "arm64" : "amd64" }));
   const jobs = compileTarget(plan, target, { platform, localUniqueId: projectSharedKey(plan.projectDir) });

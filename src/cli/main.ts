@@ -10,6 +10,10 @@ const cli = cac("brewkit");
 
 cli.option("--config <file>", "Config file (default: nearest brewkit.config.ts)");
 cli.option("--addr <address>", "BuildKit daemon address, unix:///path.sock or tcp://host:port (default: $BUILDKIT_HOST, else brewkit's own daemon)");
+cli.option("--tlscacert <file>", "CA certificate of a tcp:// daemon (enables TLS)");
+cli.option("--tlscert <file>", "Client certificate for a tcp:// daemon (mutual TLS)");
+cli.option("--tlskey <file>", "Client key for a tcp:// daemon (mutual TLS)");
+cli.option("--tlsservername <name>", "Server name expected in the daemon's certificate");
 cli.option("--debug", "Print stack traces of errors");
 
 cli

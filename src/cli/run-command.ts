@@ -3,14 +3,13 @@ import path from "node:path";
 import { compileTarget } from "../compile/index.ts";
 import { plainRenderer } from "../progress/index.ts";
 import { solveWaves, type SolveResult } from "../solve/index.ts";
-import { connect } from "./connect.ts";
+import { connect, tlsFromFlags, type ConnectFlags } from "./connect.ts";
 import { loadProject, planProject } from "./project.ts";
 import { projectSharedKey } from "./shared-key.ts";
 
 /** Options of `brewkit run`. */
-export interface RunOptions {
+export interface RunOptions extends ConnectFlags {
   config?: string;
-  addr?: string;
   progress?: string;
   metadataFile?: string;
 }
@@ -20,7 +19,7 @@ export async function runCommand(names: string[], options: RunOptions): Promise<
   const project = await loadProject(options);
   const plan = planProject(project, names);
   const err = (line: string) => process.stderr.write(`${line}\n`);
-  const { control, platform } = await connect({ addr: options.addr, log: err });
+  const { control, platform } = await connect({ addr: options.addr, tls: tlsFromFlags(options), log: err });
   const abort = new AbortController();
   const onSigint = () => abort.abort();
   process.once("SIGINT", onSigint);

@@ -24,7 +24,14 @@ const maxSocketPathBytes = 107;
 
 /** A buildkitd that brewkit starts, reuses and stops itself, on a private socket. */
 export class LocalDaemon {
-  constructor(readonly paths: DaemonPaths) {}
+  /**
+   * @param paths where the daemon keeps its files
+   * @param extraAddresses more addresses to listen on besides the socket, e.g. `tcp://127.0.0.1:1234`
+   */
+  constructor(
+    readonly paths: DaemonPaths,
+    private readonly extraAddresses: string[] = [],
+  ) {}
 
   /** The daemon's address, `unix://<socket>`. */
   get address(): string {
@@ -69,6 +76,7 @@ export class LocalDaemon {
     rmSync(this.paths.socket, { force: true });
     const args = [
       "--addr", this.address,
+      ...this.extraAddresses.flatMap((addr) => ["--addr", addr]),
       "--root", this.paths.root,
       "--oci-worker=true",
       "--containerd-worker=false",

@@ -1,7 +1,7 @@
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
 import { brewkit, busyboxBase, makeProject } from "../support/project.ts";
 
 interface RunMetadata {
@@ -103,6 +103,19 @@ export const counter = target({
     const second = await brewkit(["run", "counter"], { cwd: project });
     expect(second.code).toBe(0);
     expect(readFileSync(path.join(project, "out", "runs"), "utf8")).toBe("run one\nrun two\n");
+  });
+});
+
+describe("other daemons", () => {
+  it("builds on a daemon given as tcp:// in BUILDKIT_HOST", async () => {
+    const tcp = inject("buildkitTcpHost");
+    expect(tcp, "the suite's daemon listens on loopback TCP too").toMatch(/^tcp:\/\/127\.0\.0\.1:\d+$/);
+    const project = makeProject({
+      "brewkit.config.ts": `import { target, scratch } from "brewkit";\n${busyboxBase}\nexport const remote = target({ from: base, command: "echo over-tcp > /r", output: { artifact: "/r", local: "out" } });\n`,
+    });
+    const result = await brewkit(["run", "remote"], { cwd: project, env: { BUILDKIT_HOST: tcp! } });
+    expect(result.code).toBe(0);
+    expect(readFileSync(path.join(project, "out", "r"), "utf8")).toBe("over-tcp\n");
   });
 });
 

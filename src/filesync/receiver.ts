@@ -1,0 +1,202 @@
+import path from "node:path";
+import type { Duplex } from "node:stream";
+import { PacketChannel } from "./channel.ts";
+import { FileSyncProtocolError, PeerError, TransferAbortedError } from "./errors.ts";
+import { isRegularMode } from "./mode.ts";
+import { PacketType } from "./packet.ts";
+import type { Stat } from "./packet.ts";
+import { Staging } from "./staging.ts";
+import { TreeWriter } from "./tree-writer.ts";
+import type { IncomingFile, Ownership } from "./tree-writer.ts";
+import { EntryValidator } from "./validator.ts";
+
+/** Where receiveDirectory writes and as whom. */
+export interface ReceiveOptions {
+  /** Host directory the export lands in; created when missing, unrelated entries kept. */
+  dest: string;
+  /** Owner of every written entry (default: whoever runs brewkit). */
+  uid?: number;
+  /** Group of every written entry (default: the running process's group). */
+  gid?: number;
+  /** Aborts the transfer; nothing reaches dest. */
+  signal?: AbortSignal;
+}
+
+/** Totals of one receiveDirectory call. */
+export interface ReceiveResult {
+  /** Entries listed by the sender. */
+  entries: number;
+  /** Regular files written (empty files and hard links included). */
+  files: number;
+  /** Bytes of file content written. */
+  bytes: number;
+}
+
+// Files being written at once: bounds open descriptors and REQs in flight.
+const MAX_OPEN_FILES = 32;
+// Received chunks not yet on disk before reading from the stream pauses.
+const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
+
+interface Requested {
+  id: number;
+  stat: Stat;
+  /** Created without asking the sender for content. */
+  empty: boolean;
+}
+
+/** The receiving half of the fsutil protocol, writing into a TreeWriter. */
+class Receiver {
+  private readonly validator = new EntryValidator();
+  private readonly toRequest: Array<Requested | undefined> = [];
+  private requested = 0;
+  private readonly receiving = new Map<number, IncomingFile>();
+  private readonly live = new Set<IncomingFile>();
+  private nextId = 0;
+  private listed = false;
+  private finSent = false;
+  private buffered = 0;
+  private bufferWaiters: Array<() => void> = [];
+  readonly result: ReceiveResult = { entries: 0, files: 0, bytes: 0 };
+
+  constructor(
+    private readonly channel: PacketChannel,
+    private readonly tree: TreeWriter,
+  ) {}
+
+  /** Runs the protocol until the sender's FIN; the whole tree is then written. */
+  async run(): Promise<void> {
+    for (;;) {
+      const packet = await this.channel.recv();
+      if (packet === null) throw new FileSyncProtocolError("the sender closed the stream without FIN");
+      switch (packet.type) {
+        case PacketType.STAT:
+          if (this.listed) throw new FileSyncProtocolError("STAT packet after the end of the listing");
+          if (packet.stat) await this.place(packet.stat, this.nextId++);
+          else this.listed = true;
+          break;
+        case PacketType.DATA:
+          await this.data(packet.id, packet.data);
+          break;
+        case PacketType.FIN:
+          if (!this.finSent) throw new FileSyncProtocolError("the sender finished before every requested file arrived");
+          return;
+        case PacketType.ERR:
+          throw new PeerError("sender", Buffer.from(packet.data ?? []).toString("utf8"));
+      }
+      this.progress();
+    }
+  }
+
+  /** Closes files still open after a failure. */
+  async abandon(): Promise<void> {
+    await Promise.all([...this.live].map((file) => file.close()));
+  }
+
+  private async place(stat: Stat, id: number): Promise<void> {
+    this.validator.check(stat);
+    this.result.entries++;
+    if (isRegularMode(stat.mode)) this.result.files++;
+    const placed = await this.tree.place(stat);
+    if (placed !== "done") this.toRequest.push({ id, stat, empty: placed === "empty" });
+  }
+
+  // Finishes a file in the background; the transfer fails if that does.
+  private complete(file: IncomingFile): void {
+    file.finish().then(
+      () => {
+        this.live.delete(file);
+        this.result.bytes += file.bytes;
+        this.progress();
+      },
+      (err: unknown) => this.channel.fail(err),
+    );
+  }
+
+  private async data(id: number, data: Uint8Array | undefined): Promise<void> {
+    const file = this.receiving.get(id);
+    if (!file) throw new FileSyncProtocolError(`invalid file request ${id}`);
+    if (file.error !== undefined) throw file.error;
+    if (!data || data.length === 0) {
+      this.receiving.delete(id);
+      this.complete(file);
+      return;
+    }
+    const length = data.length;
+    this.buffered += length;
+    file.write(data, () => {
+      this.buffered -= length;
+      if (this.buffered <= MAX_BUFFERED_BYTES / 2) this.releaseBuffer();
+    });
+    if (this.buffered > MAX_BUFFERED_BYTES) await new Promise<void>((resolve) => this.bufferWaiters.push(resolve));
+  }
+
+  private releaseBuffer(): void {
+    const waiters = this.bufferWaiters;
+    this.bufferWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  // Runs after every packet and every finished file: requests more content
+  // while there is room, and ends the transfer once everything is written.
+  private progress(): void {
+    while (this.live.size < MAX_OPEN_FILES && this.requested < this.toRequest.length) {
+      const { id, stat, empty } = this.toRequest[this.requested]!;
+      // Walked forward only; dropping the entry frees its stat.
+      this.toRequest[this.requested++] = undefined;
+      const file = this.tree.openFile(stat);
+      this.live.add(file);
+      if (empty) {
+        this.complete(file);
+        continue;
+      }
+      this.receiving.set(id, file);
+      this.channel.send({ type: PacketType.REQ, id }).catch((err: unknown) => this.channel.fail(err));
+    }
+    if (this.listed && !this.finSent && this.requested === this.toRequest.length && this.live.size === 0) {
+      // Set first: the sender's FIN may arrive before the send below settles.
+      this.finSent = true;
+      this.tree
+        .finish()
+        .then(() => this.channel.send({ type: PacketType.FIN, id: 0 }))
+        .catch((err: unknown) => this.channel.fail(err));
+    }
+  }
+}
+
+function ownership(options: ReceiveOptions): Ownership | undefined {
+  // Without explicit ids nothing is chowned: new files already belong to this process.
+  if (options.uid === undefined && options.gid === undefined) return undefined;
+  return { uid: options.uid ?? process.getuid?.() ?? 0, gid: options.gid ?? process.getgid?.() ?? 0 };
+}
+
+/**
+ * Receives a `local` export (FileSend.DiffCopy: the daemon sends fsutil packets)
+ * into `dest`. Every entry is checked before anything is written for it; the
+ * tree is assembled in a staging directory beside dest and moved in only once
+ * complete (top-level entries replaced whole, other entries of dest kept). On
+ * failure or abort dest is left as it was. The stream is not ended; the caller
+ * finishes the call.
+ */
+export async function receiveDirectory(stream: Duplex, options: ReceiveOptions): Promise<ReceiveResult> {
+  if (options.signal?.aborted) throw new TransferAbortedError(options.signal.reason);
+  const staging = await Staging.create(path.resolve(options.dest));
+  const channel = new PacketChannel(stream, options.signal);
+  const tree = new TreeWriter(staging.root, ownership(options));
+  const receiver = new Receiver(channel, tree);
+  try {
+    await receiver.run();
+    await staging.commit();
+    await tree.finishTopLevel(staging.dest);
+    return receiver.result;
+  } catch (err) {
+    if (!(err instanceof PeerError)) {
+      channel.sendBestEffort({ type: PacketType.ERR, id: 0, data: Buffer.from(err instanceof Error ? err.message : String(err)) });
+    }
+    channel.fail(err);
+    await receiver.abandon();
+    await staging.discard();
+    throw err;
+  } finally {
+    channel.dispose();
+  }
+}

@@ -1,0 +1,7 @@
+// Docker-style ignore patterns (moby/patternmatcher semantics) and .dockerignore parsing.
+export { cleanPath } from "./clean.ts";
+export { PatternSyntaxError } from "./errors.ts";
+export { globMatch, hasWildcards } from "./glob.ts";
+export { parseIgnoreFile } from "./ignorefile.ts";
+export { Pattern, PatternMatcher } from "./patterns.ts";
+export type { MatchInfo, MatchResult } from "./patterns.ts";
