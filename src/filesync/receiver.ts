@@ -54,6 +54,7 @@ class Receiver {
   private nextId = 0;
   private listed = false;
   private finSent = false;
+  private finishing: Promise<void> | undefined;
   private buffered = 0;
   private bufferWaiters: Array<() => void> = [];
   readonly result: ReceiveResult = { entries: 0, files: 0, bytes: 0 };
@@ -79,6 +80,7 @@ class Receiver {
           break;
         case PacketType.FIN:
           if (!this.finSent) throw new FileSyncProtocolError("the sender finished before every requested file arrived");
+          await this.finishing;
           return;
         case PacketType.ERR:
           throw new PeerError("sender", Buffer.from(packet.data ?? []).toString("utf8"));
@@ -155,10 +157,8 @@ class Receiver {
     if (this.listed && !this.finSent && this.requested === this.toRequest.length && this.live.size === 0) {
       // Set first: the sender's FIN may arrive before the send below settles.
       this.finSent = true;
-      this.tree
-        .finish()
-        .then(() => this.channel.send({ type: PacketType.FIN, id: 0 }))
-        .catch((err: unknown) => this.channel.fail(err));
+      this.finishing = this.tree.finish().then(() => this.channel.send({ type: PacketType.FIN, id: 0 }));
+      this.finishing.catch((err: unknown) => this.channel.fail(err));
     }
   }
 }
