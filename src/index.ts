@@ -1,3 +1,7 @@
 // The API a brewkit.config.ts imports.
-export { target, image, scratch, cache, group } from "./model/index.ts";
-export type { Target, TargetSpec, Group, ImageRef, Scratch, CacheMount, CacheSharing, CopySpec, OutputSpec, Base } from "./model/index.ts";
+export { target, image, scratch, group, cache, secret, variable, fmt } from "./model/index.ts";
+export type {
+  Target, TargetSpec, Group, ImageRef, Scratch, Base, CopySpec, CopyEntry, OutputSpec, NetworkMode, Command,
+  CacheMount, CacheOptions, CacheSharing, SecretMount, SecretOptions, SecretTarget, SshSpec,
+  Variable, VariableSpec, Interpolation, Value,
+} from "./model/index.ts";

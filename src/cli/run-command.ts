@@ -32,7 +32,8 @@ export async function runCommand(names: string[], options: RunOptions): Promise<
       signal: abort.signal,
       onEvent: quiet ? undefined : plainRenderer(err),
     });
-    for (const result of results) err(summaryLine(result, plan.targets.get(result.name)?.outputs.map((o) => o.dest) ?? [], plan.projectDir));
+    const exportsOf = (name: string) => jobs.flat().filter((j) => j.name === name).flatMap((j) => j.exports);
+    for (const result of results) err(summaryLine(result, exportsOf(result.name), plan.projectDir));
     if (options.metadataFile) writeFileSync(path.resolve(options.metadataFile), `${JSON.stringify(runMetadata(results), null, 2)}\n`);
     return 0;
   } finally {

@@ -1,12 +1,12 @@
 import { createHash } from "node:crypto";
-import type { PlannedCopy } from "../plan/index.ts";
+import type { PlannedHostCopy } from "../plan/index.ts";
 
 /**
  * The `local://` name of a copy's upload. It is stable across runs (so the daemon can
  * reuse the previous upload and ask only for changed files) and differs whenever the
  * directory or the patterns differ (the session serves each name with its own patterns).
  */
-export function localNameOf(copy: PlannedCopy): string {
+export function localNameOf(copy: PlannedHostCopy): string {
   const digest = createHash("sha256")
     .update(JSON.stringify([copy.hostRoot, copy.include, copy.exclude]))
     .digest("hex")

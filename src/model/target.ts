@@ -1,12 +1,7 @@
+import { groupBrand, hasBrand, imageBrand, scratchBrand, targetBrand } from "./brands.ts";
+import type { CacheMount, SecretMount, SshSpec } from "./mounts.ts";
 import { callerLocation, type SourceLocation } from "./source-location.ts";
-
-// Brands use the global symbol registry so a config that loads its own copy of
-// brewkit still produces values this copy recognises.
-const targetBrand = Symbol.for("brewkit.target");
-const imageBrand = Symbol.for("brewkit.image");
-const scratchBrand = Symbol.for("brewkit.scratch");
-const cacheBrand = Symbol.for("brewkit.cache");
-const groupBrand = Symbol.for("brewkit.group");
+import type { Value } from "./values.ts";
 
 /** A registry image used as a base, e.g. `image("debian:bookworm")`. */
 export interface ImageRef {
@@ -20,46 +15,44 @@ export interface Scratch {
   readonly [scratchBrand]: true;
 }
 
-/** How concurrent steps share one cache mount. */
-export type CacheSharing = "shared" | "private" | "locked";
-
-/** A persistent cache directory mounted into a target's steps. */
-export interface CacheMount {
-  readonly [cacheBrand]: true;
-  /** Cache id: steps naming the same id see the same content. */
-  readonly id: string;
-  /** Mount path inside the container (absolute). */
-  readonly path: string;
-  /** How concurrent steps share it; `shared` by default. */
-  readonly sharing: CacheSharing;
-  /** Where `cache()` was called. */
-  readonly definedAt: SourceLocation | undefined;
-}
-
-/** Host files copied into a target's filesystem. */
+/** Files copied into a target: from the host, or from another target's result. */
 export interface CopySpec {
-  /** Host path, relative to the project (the config's directory) or absolute. */
+  /**
+   * Without `from`: a host path, relative to the project (the config's directory) or absolute.
+   * With `from`: a path in that target's filesystem (relative paths join its workdir).
+   */
   src: string;
-  /** Destination inside the container; relative paths are joined to `workdir`. Default: `src` under `workdir`. */
-  dest?: string;
+  /** Copy out of this target's result instead of the host: how artifacts flow between targets. */
+  from?: Target;
+  /** Destination inside the container; relative paths join `workdir`. Default: `src` under `workdir`. */
+  dest?: Value;
   /** Only copy paths matching these patterns (relative to `src`). */
   include?: string[];
   /** Never copy paths matching these patterns (relative to `src`), on top of the project's ignore file. */
   exclude?: string[];
 }
 
+/** A copy: a host path string (copied to the same place under `workdir`) or a full spec. */
+export type CopyEntry = string | CopySpec;
+
 /** An artifact of a target written back to the host. */
 export interface OutputSpec {
   /** Path in the target's result (absolute, or relative to `workdir`); a directory exports its contents. */
   artifact: string;
   /** Host directory that receives it, relative to the project. */
-  local: string;
+  local: Value;
   /** Allow `local` to point outside the project directory. */
   allowOutsideProject?: boolean;
 }
 
+/** Network of a target's steps: the worker's `default`, `none` at all, or the `host`'s (needs the daemon's `network.host` entitlement). */
+export type NetworkMode = "default" | "none" | "host";
+
 /** What a base can be: an image ref string, an `image()`, another target, or `scratch`. */
 export type Base = string | ImageRef | Target | Scratch;
+
+/** A command: a shell string (run with `/bin/sh -c`) or an argv array; both may contain variables. */
+export type Command = Value | Value[];
 
 /** The description of a target, as written in `brewkit.config.ts`. */
 export interface TargetSpec {
@@ -67,18 +60,28 @@ export interface TargetSpec {
   description?: string;
   /** The base filesystem: an image ref like `"debian:bookworm"`, `image(...)`, another target, or `scratch`. */
   from: Base;
-  /** Working directory of steps and base of relative paths (created if missing). */
+  /** Platform to build for, e.g. `"linux/arm64"` (default: the daemon's). */
+  platform?: string;
+  /** Working directory of steps and base of relative paths (default: the base image's, else `/`). */
   workdir?: string;
-  /** Environment variables of every step. */
-  env?: Record<string, string>;
-  /** Host files copied in before the commands run. A string copies that path to the same place under `workdir`. */
-  copy?: string | CopySpec | Array<string | CopySpec>;
+  /** Environment variables of every step, added to the base image's. */
+  env?: Record<string, Value>;
+  /** User steps run as, e.g. `"1000:1000"` or `"nobody"` (default: the base image's). */
+  user?: string;
+  /** Files copied in before the commands run. A string copies that host path to the same place under `workdir`. */
+  copy?: CopyEntry | CopyEntry[];
   /** Cache mounts present during every command. */
   cache?: CacheMount[];
-  /** The command to run: a shell string (run with `/bin/sh -c`) or an argv array. */
-  command?: string | string[];
-  /** Several commands run in order, each a shell string or an argv array (instead of `command`). */
-  commands?: Array<string | string[]>;
+  /** Secrets present during every command. */
+  secrets?: SecretMount[];
+  /** Forward the host's SSH agent (SSH_AUTH_SOCK) into every command. */
+  ssh?: boolean | SshSpec;
+  /** Network of the commands. */
+  network?: NetworkMode;
+  /** The command to run. */
+  command?: Command;
+  /** Several commands run in order (instead of `command`). */
+  commands?: Command[];
   /** Artifacts written to the host after a successful build. */
   output?: OutputSpec | OutputSpec[];
   /** Targets built (and exported) before this one. */
@@ -118,37 +121,30 @@ export function image(ref: string): ImageRef {
 /** The empty filesystem, for targets that start from nothing. */
 export const scratch: Scratch = Object.freeze({ [scratchBrand]: true as const });
 
-/** A cache mount: `id` names the cache, `path` is where steps see it. */
-export function cache(id: string, path: string, options: { sharing?: CacheSharing } = {}): CacheMount {
-  return Object.freeze({ [cacheBrand]: true as const, id, path, sharing: options.sharing ?? "shared", definedAt: callerLocation() });
-}
-
-/** Several targets built together. */
-export function group(...members: Target[]): Group {
-  return Object.freeze({ [groupBrand]: true as const, targets: Object.freeze([...members]), description: undefined, definedAt: callerLocation() });
+/** Several targets built together: `group(a, b)` or `group({ description, targets: [a, b] })`. */
+export function group(...members: Target[] | [{ description?: string; targets: Target[] }]): Group {
+  const first = members[0];
+  const described = members.length === 1 && first !== undefined && !isTarget(first) ? (first as { description?: string; targets: Target[] }) : undefined;
+  const targets = described ? described.targets : (members as Target[]);
+  return Object.freeze({ [groupBrand]: true as const, targets: Object.freeze([...targets]), description: described?.description, definedAt: callerLocation() });
 }
 
 /** True for values made by `target()`. */
 export function isTarget(value: unknown): value is Target {
-  return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[targetBrand] === true;
+  return hasBrand(value, targetBrand);
 }
 
 /** True for values made by `image()`. */
 export function isImageRef(value: unknown): value is ImageRef {
-  return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[imageBrand] === true;
+  return hasBrand(value, imageBrand);
 }
 
 /** True for `scratch`. */
 export function isScratch(value: unknown): value is Scratch {
-  return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[scratchBrand] === true;
-}
-
-/** True for values made by `cache()`. */
-export function isCacheMount(value: unknown): value is CacheMount {
-  return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[cacheBrand] === true;
+  return hasBrand(value, scratchBrand);
 }
 
 /** True for values made by `group()`. */
 export function isGroup(value: unknown): value is Group {
-  return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[groupBrand] === true;
+  return hasBrand(value, groupBrand);
 }

@@ -1,13 +1,14 @@
 import path from "node:path";
-import type { Group, Target } from "../model/index.ts";
-import { isTarget } from "../model/index.ts";
+import type { Group, SourceLocation, Target, Value, Variable } from "../model/index.ts";
+import { isTarget, isVariable, variablesIn } from "../model/index.ts";
 import { PlanError } from "./errors.ts";
-import { resolveTarget } from "./resolve-target.ts";
+import { resolveTarget, type ResolveContext } from "./resolve-target.ts";
 import { nearestName } from "./suggest.ts";
-import type { Plan, PlannedTarget } from "./types.ts";
+import type { Plan, PlannedTarget, PlannedVariable } from "./types.ts";
 
 export type * from "./types.ts";
 export { PlanError } from "./errors.ts";
+export { checkOutputDir, isInside } from "./resolve-target.ts";
 
 /** Everything planning needs, already read from disk. */
 export interface PlanInput {
@@ -20,6 +21,10 @@ export interface PlanInput {
   ignorePatterns: string[];
 }
 
+function siteName(kind: string, at: SourceLocation | undefined, projectDir: string, fallback: number): string {
+  return at ? `<${kind} at ${path.relative(projectDir, at.file) || at.file}:${at.line}>` : `<${kind} #${fallback}>`;
+}
+
 /** Names every target value: by export (named exports before `default`), else by definition site. */
 function targetNamer(input: PlanInput): (t: Target) => string {
   const names = new Map<Target, string>();
@@ -27,11 +32,8 @@ function targetNamer(input: PlanInput): (t: Target) => string {
   const fallback = input.targets.get("default");
   if (fallback && !names.has(fallback)) names.set(fallback, "default");
   return (t) => {
-    const known = names.get(t);
-    if (known) return known;
-    const at = t.definedAt ? `${path.relative(input.projectDir, t.definedAt.file) || t.definedAt.file}:${t.definedAt.line}` : `#${names.size}`;
-    const name = `<target at ${at}>`;
-    names.set(t, name);
+    let name = names.get(t);
+    if (!name) names.set(t, (name = siteName("target", t.definedAt, input.projectDir, names.size)));
     return name;
   };
 }
@@ -65,37 +67,90 @@ function requestedTargets(input: PlanInput, names: string[]): Target[] {
   return result;
 }
 
+/** Every Value a planned target holds, to find the variables it needs. */
+function valuesOf(t: PlannedTarget): Value[] {
+  return [...t.env.map(([, v]) => v), ...t.commands.flat(), ...t.copies.flatMap((c) => (c.dest === undefined ? [] : [c.dest])), ...t.outputs.map((o) => o.local)];
+}
+
 /** Builds and validates the plan for `names` (or the default target). Pure: no I/O. */
 export function createPlan(input: PlanInput, names: string[]): Plan {
   const nameOf = targetNamer(input);
-  const ctx = { projectDir: input.projectDir, ignorePatterns: input.ignorePatterns, nameOf };
+  const ctx: ResolveContext = { projectDir: input.projectDir, ignorePatterns: input.ignorePatterns, nameOf };
   const roots = requestedTargets(input, names);
-  const planned = new Map<string, PlannedTarget>();
-  const values = new Map<string, Target>();
+  const targets = new Map<string, PlannedTarget>();
+  const variables = new Map<Variable, PlannedVariable>();
+  const variableNames = new Map<Variable, string>();
+  const variableName = (v: Variable) => {
+    let name = variableNames.get(v);
+    if (!name) variableNames.set(v, (name = siteName("variable", v.definedAt, input.projectDir, variableNames.size)));
+    return name;
+  };
 
-  // Depth-first over `from` and `dependsOn`, keeping the path to report cycles.
+  // Depth-first over every edge (base, dependsOn, copy sources, variables), keeping the path to report cycles.
   const visiting: string[] = [];
-  const visit = (t: Target): void => {
-    if (!isTarget(t)) throw new PlanError("NOT_A_TARGET", "a dependency is not a target made by target()", { hint: "pass target values to `from` and `dependsOn`" });
-    const name = nameOf(t);
+  const enter = (name: string, at: SourceLocation | undefined): boolean => {
     const cycleStart = visiting.indexOf(name);
     if (cycleStart >= 0) {
       const cycle = [...visiting.slice(cycleStart), name].join(" → ");
-      throw new PlanError("DEPENDENCY_CYCLE", `dependency cycle: ${cycle}`, { target: name, at: t.definedAt, hint: "remove one of the `from`/`dependsOn` links in the cycle" });
+      throw new PlanError("DEPENDENCY_CYCLE", `dependency cycle: ${cycle}`, { target: name, at, hint: "remove one of the links (from, dependsOn, copy.from or a variable) in the cycle" });
     }
-    if (planned.has(name)) return;
+    if (targets.has(name)) return false;
     visiting.push(name);
-    const resolved = resolveTarget(name, t, ctx);
-    if (isTarget(t.spec.from)) visit(t.spec.from);
-    for (const dep of t.spec.dependsOn ?? []) visit(dep);
-    visiting.pop();
-    planned.set(name, resolved);
-    values.set(name, t);
+    return true;
   };
-  for (const root of roots) visit(root);
+  const follow = (planned: PlannedTarget): void => {
+    const source = planned.source;
+    const spec = isVariable(source) ? source.spec : source.spec;
+    if (isTarget(spec.from)) visitTarget(spec.from);
+    if (!isVariable(source)) for (const dep of source.spec.dependsOn ?? []) visitTarget(dep);
+    const copies = spec.copy === undefined ? [] : Array.isArray(spec.copy) ? spec.copy : [spec.copy];
+    for (const c of copies) if (typeof c === "object" && c !== null && isTarget(c.from)) visitTarget(c.from);
+    for (const value of valuesOf(planned)) for (const v of variablesIn(value)) visitVariable(v);
+  };
+  const visitTarget = (t: Target): void => {
+    if (!isTarget(t)) throw new PlanError("NOT_A_TARGET", "a dependency is not a target made by target()", { hint: "pass target values to `from`, `dependsOn` and `copy.from`" });
+    const name = nameOf(t);
+    if (!enter(name, t.definedAt)) return;
+    const planned = resolveTarget(name, t.spec, t.definedAt, t, ctx);
+    follow(planned);
+    visiting.pop();
+    targets.set(name, planned);
+  };
+  const visitVariable = (v: Variable): void => {
+    const name = variableName(v);
+    if (variables.has(v)) return;
+    if (!enter(name, v.definedAt)) return;
+    const spec = v.spec;
+    if (spec.command === undefined) {
+      throw new PlanError("VARIABLE_COMMAND", "a variable needs a `command` whose output is its value", { target: name, field: "command", at: v.definedAt, hint: 'e.g. variable({ from: base, command: "cat VERSION" })' });
+    }
+    const planned = resolveTarget(name, { from: spec.from, workdir: spec.workdir, env: spec.env, copy: spec.copy, command: spec.command, description: spec.description }, v.definedAt, v, ctx);
+    follow(planned);
+    visiting.pop();
+    variables.set(v, { variable: v, target: planned });
+  };
+  for (const root of roots) visitTarget(root);
 
+  checkCacheIds([...targets.values(), ...[...variables.values()].map((v) => v.target)]);
   const requested = [...new Set(roots.map(nameOf))];
-  return { configFile: input.configFile, projectDir: input.projectDir, targets: planned, requested, waves: buildWaves(planned, requested) };
+  return { configFile: input.configFile, projectDir: input.projectDir, targets, variables, requested, waves: buildWaves(targets, requested) };
+}
+
+/** One cache id must mean one mount path everywhere, or steps would see each other's files in the wrong place. */
+function checkCacheIds(all: PlannedTarget[]): void {
+  const seen = new Map<string, { path: string; target: PlannedTarget }>();
+  for (const t of all) {
+    for (const [i, c] of t.caches.entries()) {
+      const mountPath = path.posix.resolve(t.workdir ?? "/", c.path);
+      const earlier = seen.get(c.id);
+      if (earlier && earlier.path !== mountPath) {
+        throw new PlanError("CACHE_ID_PATHS", `cache "${c.id}" is mounted at ${mountPath} here but at ${earlier.path} in target "${earlier.target.name}"`, {
+          target: t.name, field: `cache[${i}]`, at: t.definedAt, hint: "use one path per cache id, or give the caches different ids",
+        });
+      }
+      if (!earlier) seen.set(c.id, { path: mountPath, target: t });
+    }
+  }
 }
 
 /** Orders the targets that need their own build: the requested ones and everything they depend on. */

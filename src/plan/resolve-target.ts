@@ -1,8 +1,9 @@
 import path from "node:path";
-import type { CopySpec, OutputSpec, Target } from "../model/index.ts";
-import { isImageRef, isScratch, isTarget } from "../model/index.ts";
-import { PlanError } from "./errors.ts";
-import type { PlannedBase, PlannedCopy, PlannedOutput, PlannedTarget } from "./types.ts";
+import type { Base, CopyEntry, OutputSpec, SourceLocation, Target, TargetSpec, Variable } from "../model/index.ts";
+import { isCacheMount, isImageRef, isScratch, isSecretMount, isTarget } from "../model/index.ts";
+import { fieldError, isValue, optionalList, optionalString, stringList, valueOf, type FieldSite } from "./check.ts";
+import { checkPlatform } from "./platforms.ts";
+import type { PlannedBase, PlannedCache, PlannedCopy, PlannedOutput, PlannedSecret, PlannedTarget } from "./types.ts";
 
 /** Inputs of planning one target that come from outside the model. */
 export interface ResolveContext {
@@ -13,102 +14,149 @@ export interface ResolveContext {
   nameOf(target: Target): string;
 }
 
-const posix = path.posix;
+const networks = new Set(["default", "none", "host"]);
 
-function asList<T>(value: T | T[] | undefined): T[] {
-  if (value === undefined) return [];
-  return Array.isArray(value) ? value : [value];
-}
-
-function isInside(parent: string, child: string): boolean {
+/** True when `child` is `parent` or inside it. */
+export function isInside(parent: string, child: string): boolean {
   const rel = path.relative(parent, child);
   return rel === "" || (!rel.startsWith("..") && !path.isAbsolute(rel));
 }
 
-function resolveBase(name: string, t: Target, ctx: ResolveContext): PlannedBase {
-  const from = t.spec.from;
+function resolveBase(site: FieldSite, from: Base | undefined, ctx: ResolveContext): PlannedBase {
   if (typeof from === "string") {
-    if (from.trim() === "") throw new PlanError("FROM_EMPTY", "`from` is an empty image reference", { target: name, field: "from", at: t.definedAt, hint: 'name an image, e.g. from: "debian:bookworm", or use scratch' });
+    if (from.trim() === "") fieldError(site, "from", "FROM_EMPTY", "is an empty image reference", 'name an image, e.g. from: "debian:bookworm", or use scratch');
     return { kind: "image", ref: from };
   }
   if (isImageRef(from)) return { kind: "image", ref: from.ref };
   if (isScratch(from)) return { kind: "scratch" };
   if (isTarget(from)) return { kind: "target", name: ctx.nameOf(from) };
-  throw new PlanError("FROM_INVALID", "`from` must be an image reference string, image(...), another target, or scratch", {
-    target: name, field: "from", at: t.definedAt, hint: "set `from` to the base of this target",
-  });
+  return fieldError(site, "from", "FROM_INVALID", from === undefined ? "is missing" : "must be an image reference string, image(...), another target, or scratch", 'set the base, e.g. from: "debian:bookworm" or from: scratch');
 }
 
-function resolveCopy(name: string, t: Target, entry: string | CopySpec, index: number, workdir: string, ctx: ResolveContext): PlannedCopy {
-  const spec: CopySpec = typeof entry === "string" ? { src: entry } : entry;
-  const field = `copy[${index}]`;
-  if (typeof spec?.src !== "string" || spec.src === "") {
-    throw new PlanError("COPY_SRC", "`src` must be a non-empty host path", { target: name, field, at: t.definedAt, hint: 'e.g. copy: "src" or copy: { src: "src", dest: "/app/src" }' });
+function resolveCopy(site: FieldSite, entry: CopyEntry, field: string, ctx: ResolveContext): PlannedCopy {
+  const spec = typeof entry === "string" ? { src: entry } : entry;
+  if (typeof spec !== "object" || spec === null || typeof spec.src !== "string" || spec.src === "") {
+    fieldError(site, `${field}.src`, "COPY_SRC", "must be a non-empty path", 'e.g. copy: "src" or copy: { src: "src", dest: "/app/src" }');
+  }
+  const dest = spec.dest === undefined ? undefined : valueOf(site, `${field}.dest`, spec.dest, '"/app"');
+  const include = stringList(site, `${field}.include`, spec.include);
+  const exclude = stringList(site, `${field}.exclude`, spec.exclude);
+  if (spec.from !== undefined) {
+    if (!isTarget(spec.from)) fieldError(site, `${field}.from`, "COPY_FROM", "must be a target", "copy from another target's result: copy: { from: build, src: \"/out/app\" }");
+    return { kind: "target", from: ctx.nameOf(spec.from), src: spec.src, dest, include, exclude };
   }
   const abs = path.resolve(ctx.projectDir, spec.src);
   const inProject = isInside(ctx.projectDir, abs);
   const hostRoot = inProject ? ctx.projectDir : path.dirname(abs);
   const srcPath = inProject ? path.relative(ctx.projectDir, abs).split(path.sep).join("/") || "." : path.basename(abs);
-  const under = (p: string) => (srcPath === "." ? p : posix.join(srcPath, p));
-  const include = spec.include?.length ? spec.include.map(under) : srcPath === "." ? [] : [srcPath];
-  const exclude = [...(inProject ? ctx.ignorePatterns : []), ...(spec.exclude ?? []).map(under)];
-  const destDefault = srcPath === "." ? "." : srcPath;
-  const dest = posix.resolve(workdir, spec.dest ?? (inProject ? destDefault : posix.basename(abs)));
-  return { hostRoot, srcPath, dest, include, exclude };
+  const under = (p: string) => (srcPath === "." ? p : path.posix.join(srcPath, p));
+  return {
+    kind: "host",
+    hostRoot,
+    srcPath,
+    dest,
+    include: include.length ? include.map(under) : srcPath === "." ? [] : [srcPath],
+    exclude: [...(inProject ? ctx.ignorePatterns : []), ...exclude.map(under)],
+  };
 }
 
-function resolveOutput(name: string, t: Target, spec: OutputSpec, index: number, workdir: string, ctx: ResolveContext): PlannedOutput {
-  const field = `output[${index}]`;
-  if (typeof spec?.artifact !== "string" || spec.artifact === "" || typeof spec.local !== "string" || spec.local === "") {
-    throw new PlanError("OUTPUT_INVALID", "an output needs `artifact` (path in the result) and `local` (host directory)", {
-      target: name, field, at: t.definedAt, hint: 'e.g. output: { artifact: "/out/app", local: "bin" }',
-    });
+function resolveOutput(site: FieldSite, spec: OutputSpec, field: string, ctx: ResolveContext): PlannedOutput {
+  if (typeof spec !== "object" || spec === null || typeof spec.artifact !== "string" || spec.artifact === "" || !isValue(spec.local) || spec.local === "") {
+    fieldError(site, field, "OUTPUT_INVALID", "needs `artifact` (a path in the result) and `local` (a host directory)", 'e.g. output: { artifact: "/out/app", local: "bin" }');
   }
-  const dest = path.resolve(ctx.projectDir, spec.local);
-  if (!isInside(ctx.projectDir, dest) && spec.allowOutsideProject !== true) {
-    throw new PlanError("OUTPUT_OUTSIDE_PROJECT", `\`local\` (${spec.local}) is outside the project directory ${ctx.projectDir}`, {
-      target: name, field: `${field}.local`, at: t.definedAt, hint: "write inside the project, or set allowOutsideProject: true on this output",
-    });
-  }
-  if (dest === ctx.projectDir) {
-    throw new PlanError("OUTPUT_IS_PROJECT", "`local` must not be the project directory itself", {
-      target: name, field: `${field}.local`, at: t.definedAt, hint: 'export into a subdirectory, e.g. local: "dist"',
-    });
-  }
-  return { artifact: posix.resolve(workdir, spec.artifact), dest };
+  const output = { artifact: spec.artifact, local: spec.local, allowOutsideProject: spec.allowOutsideProject === true };
+  if (typeof spec.local === "string") checkOutputDir(site, `${field}.local`, spec.local, output.allowOutsideProject, ctx.projectDir);
+  return output;
 }
 
-function commandsOf(name: string, t: Target): string[][] {
-  const { command, commands } = t.spec;
-  if (command !== undefined && commands !== undefined) {
-    throw new PlanError("COMMAND_TWICE", "set either `command` or `commands`, not both", { target: name, field: "commands", at: t.definedAt, hint: "move `command` into the `commands` list" });
+/** Checks (and resolves) an output's host directory: inside the project unless allowed, never the project itself. */
+export function checkOutputDir(site: FieldSite, field: string, local: string, allowOutsideProject: boolean, projectDir: string): string {
+  const dest = path.resolve(projectDir, local);
+  if (!isInside(projectDir, dest) && !allowOutsideProject) {
+    fieldError(site, field, "OUTPUT_OUTSIDE_PROJECT", `${local} is outside the project directory ${projectDir}`, "write inside the project, or set allowOutsideProject: true on this output");
   }
+  if (dest === projectDir || isInside(dest, projectDir)) {
+    fieldError(site, field, "OUTPUT_IS_PROJECT", `${local} would replace the project directory`, 'export into a subdirectory, e.g. local: "dist"');
+  }
+  return dest;
+}
+
+function resolveCommands(site: FieldSite, spec: Pick<TargetSpec, "command" | "commands">): PlannedTarget["commands"] {
+  const { command, commands } = spec;
+  if (command !== undefined && commands !== undefined) fieldError(site, "commands", "COMMAND_TWICE", "set either `command` or `commands`, not both", "move `command` into the `commands` list");
+  if (commands !== undefined && !Array.isArray(commands)) fieldError(site, "commands", "FIELD_TYPE", "must be a list of commands", 'e.g. commands: ["make", ["make", "test"]]');
   const list = commands ?? (command === undefined ? [] : [command]);
   return list.map((c, i) => {
-    if (typeof c === "string") return ["/bin/sh", "-c", c];
-    if (Array.isArray(c) && c.length > 0 && c.every((a) => typeof a === "string")) return [...c];
-    throw new PlanError("COMMAND_INVALID", "a command is a shell string or a non-empty array of strings", {
-      target: name, field: commands ? `commands[${i}]` : "command", at: t.definedAt, hint: 'e.g. command: "make build" or command: ["make", "build"]',
-    });
+    const field = commands ? `commands[${i}]` : "command";
+    if (isValue(c)) return ["/bin/sh", "-c", c];
+    if (Array.isArray(c) && c.length > 0 && c.every(isValue)) return [...c];
+    return fieldError(site, field, "COMMAND_INVALID", "must be a shell string or a non-empty array of strings", 'e.g. command: "make build" or command: ["make", "build"]');
   });
 }
 
-/** Normalises one target: absolute paths, resolved base, commands as argv. */
-export function resolveTarget(name: string, t: Target, ctx: ResolveContext): PlannedTarget {
-  const spec = t.spec;
-  const workdir = posix.resolve("/", spec.workdir ?? "/");
+function resolveSecrets(site: FieldSite, value: unknown): PlannedSecret[] {
+  return optionalList(site, "secrets", value as unknown[] | undefined).map((s, i) => {
+    if (!isSecretMount(s)) fieldError(site, `secrets[${i}]`, "FIELD_TYPE", "must be made by secret()", 'e.g. secrets: [secret("npm", "/root/.npmrc")]');
+    if (typeof s.id !== "string" || s.id === "") fieldError(site, `secrets[${i}]`, "SECRET_ID", "needs a non-empty id", 'e.g. secret("npm", "/root/.npmrc")');
+    if (!s.path && !s.env) fieldError(site, `secrets[${i}]`, "SECRET_TARGET", `secret "${s.id}" needs a file path or { env: "NAME" }`, 'e.g. secret("npm", "/root/.npmrc") or secret("token", { env: "TOKEN" })');
+    return { id: s.id, path: s.path, env: s.env, optional: s.optional, mode: s.mode, uid: s.uid, gid: s.gid };
+  });
+}
+
+function resolveCaches(site: FieldSite, value: unknown, ctx: ResolveContext): PlannedCache[] {
+  return optionalList(site, "cache", value as unknown[] | undefined).map((c, i) => {
+    if (!isCacheMount(c)) fieldError(site, `cache[${i}]`, "FIELD_TYPE", "must be made by cache()", 'e.g. cache: [cache("go-mod", "/go/pkg/mod")]');
+    if (typeof c.id !== "string" || c.id === "" || typeof c.path !== "string" || c.path === "") {
+      fieldError(site, `cache[${i}]`, "CACHE_INVALID", "needs an id and a path", 'e.g. cache("go-mod", "/go/pkg/mod")');
+    }
+    const hostDir = c.hostDir === undefined ? undefined : path.resolve(ctx.projectDir, c.hostDir);
+    if (hostDir !== undefined && !isInside(ctx.projectDir, hostDir)) {
+      fieldError(site, `cache[${i}].hostDir`, "CACHE_HOSTDIR_OUTSIDE", `${c.hostDir} is outside the project directory ${ctx.projectDir}`, "keep the host folder of a cache inside the project");
+    }
+    return { id: c.id, path: c.path, sharing: c.sharing, hostDir };
+  });
+}
+
+/** What a target or a variable's command is made of, before normalisation. */
+export type ResolvableSpec = Pick<TargetSpec, "from" | "workdir" | "env" | "copy" | "command"> & Partial<TargetSpec>;
+
+/** Normalises and checks one target (or a variable's command). */
+export function resolveTarget(name: string, spec: ResolvableSpec, definedAt: SourceLocation | undefined, source: Target | Variable, ctx: ResolveContext): PlannedTarget {
+  const site: FieldSite = { target: name, at: definedAt };
+  if (typeof spec !== "object" || spec === null) fieldError(site, "spec", "FIELD_TYPE", "must be an object", "pass an object to target({...})");
+  const platformSpec = optionalString(site, "platform", spec.platform, '"linux/arm64"');
+  let platform;
+  if (platformSpec !== undefined) {
+    const checked = checkPlatform(platformSpec);
+    if (!checked.platform) fieldError(site, "platform", "PLATFORM_INVALID", checked.problem ?? "invalid", 'use os/arch[/variant], e.g. "linux/amd64", "linux/arm64" or "linux/arm/v7"');
+    platform = checked.platform;
+  }
+  const network = spec.network ?? "default";
+  if (!networks.has(network)) fieldError(site, "network", "NETWORK_INVALID", `unknown network mode ${JSON.stringify(network)}`, 'use "default", "none" or "host"');
+  if (spec.env !== undefined && (typeof spec.env !== "object" || spec.env === null || Array.isArray(spec.env))) {
+    fieldError(site, "env", "FIELD_TYPE", "must be an object of names to values", 'e.g. env: { CGO_ENABLED: "0" }');
+  }
+  const ssh = spec.ssh === undefined || spec.ssh === false ? undefined : spec.ssh === true ? { id: "default", path: undefined } : { id: spec.ssh.id ?? "default", path: spec.ssh.path };
   return {
     name,
-    description: spec.description,
-    definedAt: t.definedAt,
-    base: resolveBase(name, t, ctx),
-    workdir,
-    env: Object.entries(spec.env ?? {}).map(([k, v]) => [k, String(v)]),
-    copies: asList(spec.copy).map((c, i) => resolveCopy(name, t, c, i, workdir, ctx)),
-    caches: (spec.cache ?? []).map((c) => ({ id: c.id, path: posix.resolve(workdir, c.path), sharing: c.sharing })),
-    commands: commandsOf(name, t),
-    outputs: asList(spec.output).map((o, i) => resolveOutput(name, t, o, i, workdir, ctx)),
-    dependsOn: (spec.dependsOn ?? []).map((d) => ctx.nameOf(d)),
-    source: t,
+    description: optionalString(site, "description", spec.description, '"builds the app"'),
+    definedAt,
+    base: resolveBase(site, spec.from, ctx),
+    platform,
+    workdir: optionalString(site, "workdir", spec.workdir, '"/src"'),
+    env: Object.entries(spec.env ?? {}).map(([k, v]) => [k, valueOf(site, `env.${k}`, v, '"value"')]),
+    user: optionalString(site, "user", spec.user, '"1000:1000"'),
+    copies: optionalList(site, "copy", spec.copy).map((c, i) => resolveCopy(site, c, `copy[${i}]`, ctx)),
+    caches: resolveCaches(site, spec.cache, ctx),
+    secrets: resolveSecrets(site, spec.secrets),
+    ssh,
+    network,
+    commands: resolveCommands(site, spec),
+    outputs: optionalList(site, "output", spec.output).map((o, i) => resolveOutput(site, o, `output[${i}]`, ctx)),
+    dependsOn: optionalList(site, "dependsOn", spec.dependsOn).map((d, i) => {
+      if (!isTarget(d)) fieldError(site, `dependsOn[${i}]`, "FIELD_TYPE", "must be a target", "list target values, e.g. dependsOn: [lint, test]");
+      return ctx.nameOf(d);
+    }),
+    source,
   };
 }

@@ -1,4 +1,5 @@
-import type { CacheSharing, SourceLocation, Target } from "../model/index.ts";
+import type { Platform } from "../llb/index.ts";
+import type { CacheSharing, NetworkMode, SourceLocation, Target, Value, Variable } from "../model/index.ts";
 
 /** The base of a planned target. */
 export type PlannedBase =
@@ -6,58 +7,106 @@ export type PlannedBase =
   | { kind: "image"; ref: string }
   | { kind: "target"; name: string };
 
-/** Host files copied into a target, with paths resolved. */
-export interface PlannedCopy {
+/** Host files copied into a target. */
+export interface PlannedHostCopy {
+  kind: "host";
   /** Absolute host directory the files are read from (the upload root). */
   hostRoot: string;
   /** Path of the source relative to `hostRoot` ("." for all of it). */
   srcPath: string;
-  /** Absolute destination in the container. */
-  dest: string;
+  /** Destination as written (relative to the workdir); undefined: `srcPath` under the workdir. */
+  dest: Value | undefined;
   /** Include patterns, relative to `hostRoot`. */
   include: string[];
   /** Exclude patterns, relative to `hostRoot`. */
   exclude: string[];
 }
 
+/** Files copied from another target's result. */
+export interface PlannedTargetCopy {
+  kind: "target";
+  /** The target whose result is read. */
+  from: string;
+  /** Path in that target's filesystem as written (relative: its workdir). */
+  src: string;
+  /** Destination as written; undefined: the basename of `src` under the workdir. */
+  dest: Value | undefined;
+  include: string[];
+  exclude: string[];
+}
+
+/** Files copied into a target. */
+export type PlannedCopy = PlannedHostCopy | PlannedTargetCopy;
+
 /** A cache mount of a planned target. */
 export interface PlannedCache {
   id: string;
+  /** Mount path as written (relative: the workdir). */
   path: string;
   sharing: CacheSharing;
+  /** Absolute host folder mirrored with the cache. */
+  hostDir: string | undefined;
+}
+
+/** A secret of a planned target: a file at `path` or an env variable `env`. */
+export interface PlannedSecret {
+  id: string;
+  path: string | undefined;
+  env: string | undefined;
+  optional: boolean;
+  mode: number | undefined;
+  uid: number | undefined;
+  gid: number | undefined;
 }
 
 /** A host destination for an artifact. */
 export interface PlannedOutput {
-  /** Absolute path of the artifact in the target's result. */
+  /** Path in the target's result as written (relative: the workdir). */
   artifact: string;
-  /** Absolute host directory. */
-  dest: string;
+  /** Host directory as written (relative: the project). */
+  local: Value;
+  allowOutsideProject: boolean;
 }
 
-/** A target with every reference resolved and every path absolute. */
+/** A target (or a variable's command) with references resolved and shapes checked. */
 export interface PlannedTarget {
   name: string;
   description: string | undefined;
   definedAt: SourceLocation | undefined;
   base: PlannedBase;
-  workdir: string;
-  env: Array<[string, string]>;
+  platform: Platform | undefined;
+  /** Workdir as written; undefined: the base's. */
+  workdir: string | undefined;
+  env: Array<[string, Value]>;
+  user: string | undefined;
   copies: PlannedCopy[];
   caches: PlannedCache[];
-  commands: string[][];
+  secrets: PlannedSecret[];
+  ssh: { id: string; path: string | undefined } | undefined;
+  network: NetworkMode;
+  /** Commands as argv; a shell string becomes `/bin/sh -c <string>`. */
+  commands: Value[][];
   outputs: PlannedOutput[];
   dependsOn: string[];
-  /** The model value it came from. */
-  source: Target;
+  /** The model value it came from (a Target, or the Variable it computes). */
+  source: Target | Variable;
+}
+
+/** A variable, planned like a target whose single command's stdout is the value. */
+export interface PlannedVariable {
+  variable: Variable;
+  /** The target that runs its command (name `<variable at file:line>`). */
+  target: PlannedTarget;
 }
 
 /** A validated build plan: the requested targets and everything they need. */
 export interface Plan {
   configFile: string;
   projectDir: string;
-  /** Every target in the closure, by name. */
+  /** Every target in the closure, by name (variables' targets included). */
   targets: ReadonlyMap<string, PlannedTarget>;
+  /** Every variable that the targets or other variables refer to. */
+  variables: ReadonlyMap<Variable, PlannedVariable>;
   /** The targets the user asked for (groups expanded), in order. */
   requested: string[];
   /** Targets to build, in waves: each wave only depends on earlier waves. */

@@ -23,19 +23,19 @@ describe("createPlan", () => {
     const planned = plan.targets.get("app")!;
     expect(planned.base).toEqual({ kind: "target", name: "base" });
     expect(plan.targets.get("base")!.base).toEqual({ kind: "image", ref: "busybox" });
-    expect(planned.copies.map((c) => [c.hostRoot, c.srcPath, c.dest, c.include])).toEqual([
-      ["/project", "src", "/src/src", ["src"]],
-      ["/project", "go.mod", "/deps", ["go.mod"]],
+    expect(planned.copies).toEqual([
+      { kind: "host", hostRoot: "/project", srcPath: "src", dest: undefined, include: ["src"], exclude: [] },
+      { kind: "host", hostRoot: "/project", srcPath: "go.mod", dest: "/deps/", include: ["go.mod"], exclude: [] },
     ]);
     expect(planned.commands).toEqual([["/bin/sh", "-c", "make"]]);
-    expect(planned.outputs).toEqual([{ artifact: "/src/out", dest: "/project/dist" }]);
+    expect(planned.outputs).toEqual([{ artifact: "out", local: "dist", allowOutsideProject: false }]);
     expect(plan.waves).toEqual([["app"]]);
   });
 
   it("copies a host path outside the project from its own directory", () => {
     const t = target({ from: scratch, copy: { src: "/usr/bin/busybox", dest: "/bin/busybox" } });
     const copy = createPlan(input({ t }), ["t"]).targets.get("t")!.copies[0]!;
-    expect([copy.hostRoot, copy.srcPath, copy.include, copy.dest]).toEqual(["/usr/bin", "busybox", ["busybox"], "/bin/busybox"]);
+    expect(copy).toMatchObject({ kind: "host", hostRoot: "/usr/bin", srcPath: "busybox", include: ["busybox"], dest: "/bin/busybox" });
   });
 
   it("applies the project's ignore patterns to project copies only, after the copy's own", () => {
@@ -85,11 +85,11 @@ describe("createPlan", () => {
     const out = target({ from: "busybox", output: { artifact: "/o", local: "../elsewhere" } });
     expect(() => createPlan(input({ out }), ["out"])).toThrow(/target "out", field "output\[0\]\.local".*outside the project/);
     const allowed = target({ from: "busybox", output: { artifact: "/o", local: "../elsewhere", allowOutsideProject: true } });
-    expect(createPlan(input({ allowed }), ["allowed"]).targets.get("allowed")!.outputs[0]!.dest).toBe("/elsewhere");
+    expect(createPlan(input({ allowed }), ["allowed"]).targets.get("allowed")!.outputs[0]!.local).toBe("../elsewhere");
   });
 
   it("keeps cache mounts with absolute paths", () => {
     const t = target({ from: "busybox", workdir: "/w", cache: [cache("c", "tmp", { sharing: "locked" })] });
-    expect(createPlan(input({ t }), ["t"]).targets.get("t")!.caches).toEqual([{ id: "c", path: "/w/tmp", sharing: "locked" }]);
+    expect(createPlan(input({ t }), ["t"]).targets.get("t")!.caches).toEqual([{ id: "c", path: "tmp", sharing: "locked", hostDir: undefined }]);
   });
 });

@@ -1,0 +1,127 @@
+import path from "node:path";
+import { copy, image, local, mkdir, scratch, type ExecState, type Mount, type State } from "../llb/index.ts";
+import { renderValue, type Value, type Variable } from "../model/index.ts";
+import type { Plan, PlannedTarget } from "../plan/index.ts";
+import { localNameOf } from "./local-name.ts";
+import type { CompiledLocalDir, CompileOptions, Requirements } from "./types.ts";
+
+const posix = path.posix;
+
+function commandName(argv: string[]): string {
+  return argv.length === 3 && argv[0] === "/bin/sh" && argv[1] === "-c" ? argv[2]! : argv.join(" ");
+}
+
+const copyOptions = { copyDirContents: true, createDestPath: true, followSymlinks: true, allowWildcard: true, allowEmptyWildcard: true } as const;
+
+/** Lowers planned targets to LLB states, sharing the state of a target used by several others. */
+export class TargetCompiler {
+  private readonly states = new Map<string, State>();
+  readonly localDirs = new Map<string, CompiledLocalDir>();
+  readonly requirements: Requirements = { secrets: [], ssh: [], entitlements: [] };
+
+  constructor(
+    private readonly plan: Plan,
+    private readonly options: CompileOptions,
+  ) {}
+
+  /** The string of a value, with the evaluated variables substituted. */
+  render(value: Value): string {
+    return renderValue(value, (v: Variable) => {
+      const known = this.options.variables?.get(v);
+      if (known === undefined) throw new Error("internal: a variable was used before it was evaluated");
+      return known;
+    });
+  }
+
+  /** An absolute path: `p` resolved against the working dir of `state`. */
+  resolveIn(state: State, p: string): string {
+    return posix.resolve(state.getDir(), p);
+  }
+
+  /** The final state of a target (after its commands). */
+  stateOf(name: string): State {
+    const known = this.states.get(name);
+    if (known) return known;
+    const t = this.plan.targets.get(name);
+    if (!t) throw new Error(`internal: target "${name}" is not in the plan`);
+    const state = this.build(t);
+    this.states.set(name, state);
+    return state;
+  }
+
+  /** The state of a target right before its commands, and the argv of each command; for variables. */
+  build(t: PlannedTarget, stopBeforeCommands = false): State {
+    let state = this.baseOf(t);
+    if (t.workdir !== undefined) state = state.dir(t.workdir);
+    for (const [key, value] of t.env) state = state.env(key, this.render(value));
+    if (t.user !== undefined) state = state.user(t.user);
+    if (t.network !== "default") state = state.network(t.network);
+    if (t.network === "host" && !this.requirements.entitlements.includes("network.host")) this.requirements.entitlements.push("network.host");
+    for (const c of t.copies) state = this.applyCopy(t, state, c);
+    if (t.copies.length === 0 && t.commands.length === 0 && t.workdir !== undefined && state.getDir() !== "/") {
+      state = state.file(mkdir(state.getDir(), 0o755, { parents: true }), { customName: `[${t.name}] workdir ${state.getDir()}` });
+    }
+    if (stopBeforeCommands) return state;
+    for (const argv of t.commands) state = this.run(t, state, argv.map((a) => this.render(a)));
+    return state;
+  }
+
+  /** Runs one command of `t` on `state` with the target's mounts. */
+  run(t: PlannedTarget, state: State, argv: string[], extraMounts: Mount[] = []): ExecState {
+    return state.run({
+      args: argv,
+      mounts: [...this.mountsOf(t, state), ...extraMounts],
+      secretEnv: t.secrets.filter((s) => s.env).map((s) => ({ name: s.env!, id: s.id, optional: s.optional })),
+      customName: `[${t.name}] ${commandName(argv)}`,
+    });
+  }
+
+  private baseOf(t: PlannedTarget): State {
+    if (t.base.kind === "target") {
+      const base = this.stateOf(t.base.name);
+      return t.platform ? base.platform(t.platform) : base;
+    }
+    if (t.base.kind === "scratch") return t.platform ? scratch().platform(t.platform) : scratch();
+    let state = image(t.base.ref, t.platform ? { platform: t.platform } : {});
+    const config = this.options.imageConfigs?.get(t.base.ref);
+    if (config) {
+      for (const [key, value] of config.env) state = state.env(key, value);
+      state = state.dir(config.workdir || "/");
+      if (config.user) state = state.user(config.user);
+    }
+    return state;
+  }
+
+  private applyCopy(t: PlannedTarget, state: State, c: PlannedTarget["copies"][number]): State {
+    const dir = state.getDir();
+    if (c.kind === "target") {
+      const from = this.stateOf(c.from);
+      const src = posix.resolve(from.getDir(), c.src);
+      const dest = posix.resolve(dir, c.dest === undefined ? posix.basename(src) : this.render(c.dest));
+      return state.file(copy(from, src, dest, { ...copyOptions, include: c.include.length ? c.include : undefined, exclude: c.exclude.length ? c.exclude : undefined }), {
+        customName: `[${t.name}] copy ${c.from}:${src} → ${dest}`,
+      });
+    }
+    const name = localNameOf(c);
+    this.localDirs.set(name, { root: c.hostRoot, includePatterns: c.include, excludePatterns: c.exclude });
+    const label = c.srcPath === "." ? "project" : c.srcPath;
+    const source = local(name, { includePatterns: c.include, excludePatterns: c.exclude, sharedKeyHint: c.hostRoot, customName: `[${t.name}] upload ${label}` });
+    const dest = posix.resolve(dir, c.dest === undefined ? c.srcPath : this.render(c.dest));
+    const src = c.srcPath === "." ? "/" : `/${c.srcPath}`;
+    return state.file(copy(source, src, dest, copyOptions), { customName: `[${t.name}] copy ${label} → ${dest}` });
+  }
+
+  private mountsOf(t: PlannedTarget, state: State): Mount[] {
+    const dir = state.getDir();
+    const mounts: Mount[] = t.caches.map((c) => ({ type: "cache", dest: posix.resolve(dir, c.path), id: c.id, sharing: c.sharing }));
+    for (const s of t.secrets) {
+      if (!this.requirements.secrets.some((r) => r.id === s.id && r.target === t.name)) this.requirements.secrets.push({ id: s.id, optional: s.optional, target: t.name });
+      if (s.path) mounts.push({ type: "secret", dest: posix.resolve(dir, s.path), id: s.id, optional: s.optional, mode: s.mode, uid: s.uid, gid: s.gid });
+    }
+    if (t.ssh) {
+      if (!this.requirements.ssh.some((r) => r.id === t.ssh!.id && r.target === t.name)) this.requirements.ssh.push({ id: t.ssh.id, target: t.name });
+      mounts.push({ type: "ssh", id: t.ssh.id === "default" ? undefined : t.ssh.id, dest: t.ssh.path });
+    }
+    return mounts;
+  }
+}

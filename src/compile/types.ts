@@ -1,0 +1,50 @@
+import type { Definition, Platform } from "../llb/index.ts";
+import type { Variable } from "../model/index.ts";
+
+/** A host directory a compiled target reads, served to the daemon under its local name. */
+export interface CompiledLocalDir {
+  root: string;
+  includePatterns: string[];
+  excludePatterns: string[];
+}
+
+/** What a build needs from the client besides files: checked before the solve starts. */
+export interface Requirements {
+  /** Secret ids mounted by some step. */
+  secrets: Array<{ id: string; optional: boolean; target: string }>;
+  /** SSH agent ids forwarded into some step. */
+  ssh: Array<{ id: string; target: string }>;
+  /** Daemon entitlements (e.g. `network.host`). */
+  entitlements: string[];
+}
+
+/** One Solve of a target: a definition and where its result goes on the host. */
+export interface CompiledJob {
+  /** The target's name. */
+  name: string;
+  definition: Definition;
+  /** Host dirs by local name. */
+  localDirs: Map<string, CompiledLocalDir>;
+  /** Host dirs receiving the whole result (empty: build only). */
+  exports: string[];
+  requirements: Requirements;
+}
+
+/** The parts of a base image's config that a target inherits. */
+export interface BaseImageConfig {
+  env: Array<[string, string]>;
+  workdir?: string;
+  user?: string;
+}
+
+/** Inputs of compiling that come from the daemon, the registry and earlier evaluation. */
+export interface CompileOptions {
+  /** The worker's platform, for ops that set none. */
+  platform: Platform;
+  /** Stable id of this machine and project, recorded on local sources like BuildKit's Go client does. */
+  localUniqueId?: string;
+  /** Resolved configs of the image bases, by ref as written. */
+  imageConfigs?: ReadonlyMap<string, BaseImageConfig>;
+  /** Values of the variables the targets use. */
+  variables?: ReadonlyMap<Variable, string>;
+}
