@@ -1,16 +1,19 @@
 import { loadProject } from "./project.ts";
 
-/** `brewkit targets`: names and descriptions. */
+/** `brewkit targets`: names and descriptions; `(default)` marks what `brewkit run` builds. */
 export async function targetsCommand(options: { config?: string }): Promise<number> {
   const { config } = await loadProject(options);
-  const rows: Array<[string, string]> = [];
-  for (const [name, t] of config.targets) if (name !== "default") rows.push([name, t.spec.description ?? ""]);
-  for (const [name, g] of config.groups) if (name !== "default") rows.push([name, g.description ?? `group of ${g.targets.length} targets`]);
-  rows.sort(([a], [b]) => a.localeCompare(b));
-  const width = Math.max(0, ...rows.map(([n]) => n.length));
-  for (const [name, description] of rows) {
-    const marker = config.defaultName && (config.targets.get(config.defaultName) === config.targets.get(name) && config.targets.has(name) || config.defaultName === name) ? " (default)" : "";
-    process.stdout.write(`${name.padEnd(width)}  ${description}${marker}\n`);
+  const defaultValue = config.defaultName === undefined ? undefined : config.targets.get(config.defaultName) ?? config.groups.get(config.defaultName);
+  const rows: Array<{ name: string; description: string; value: unknown }> = [];
+  for (const [name, t] of config.targets) rows.push({ name, description: t.spec.description ?? "", value: t });
+  for (const [name, g] of config.groups) rows.push({ name, description: g.description ?? `group of ${g.targets.length} targets`, value: g });
+  // `default` is only listed when nothing else names the default value.
+  const listed = rows.filter((r) => r.name !== "default" || !rows.some((o) => o.name !== "default" && o.value === r.value));
+  listed.sort((a, b) => a.name.localeCompare(b.name));
+  const width = Math.max(0, ...listed.map((r) => r.name.length));
+  for (const { name, description, value } of listed) {
+    const marker = value === defaultValue ? " (default)" : "";
+    process.stdout.write(`${name.padEnd(width)}  ${description}${marker}`.trimEnd() + "\n");
   }
   return 0;
 }
