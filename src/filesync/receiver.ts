@@ -5,6 +5,7 @@ import { FileSyncProtocolError, PeerError, TransferAbortedError } from "./errors
 import { isRegularMode } from "./mode.ts";
 import { PacketType } from "./packet.ts";
 import type { Stat } from "./packet.ts";
+import { UnchangedFiles } from "./reuse.ts";
 import { Staging } from "./staging.ts";
 import { TreeWriter } from "./tree-writer.ts";
 import type { IncomingFile, Ownership } from "./tree-writer.ts";
@@ -20,6 +21,11 @@ export interface ReceiveOptions {
   gid?: number;
   /** Aborts the transfer; nothing reaches dest. */
   signal?: AbortSignal;
+  /**
+   * Link files that dest already holds unchanged (same size, permissions and mtime)
+   * instead of requesting them: an incremental export.
+   */
+  reuseUnchanged?: boolean;
 }
 
 /** Totals of one receiveDirectory call. */
@@ -30,6 +36,8 @@ export interface ReceiveResult {
   files: number;
   /** Bytes of file content written. */
   bytes: number;
+  /** Files taken unchanged from dest instead of being transferred. */
+  reused: number;
 }
 
 // Files being written at once: bounds open descriptors and REQs in flight.
@@ -57,7 +65,7 @@ class Receiver {
   private finishing: Promise<void> | undefined;
   private buffered = 0;
   private bufferWaiters: Array<() => void> = [];
-  readonly result: ReceiveResult = { entries: 0, files: 0, bytes: 0 };
+  readonly result: ReceiveResult = { entries: 0, files: 0, bytes: 0, reused: 0 };
 
   constructor(
     private readonly channel: PacketChannel,
@@ -181,13 +189,14 @@ export async function receiveDirectory(stream: Duplex, options: ReceiveOptions):
   if (options.signal?.aborted) throw new TransferAbortedError(options.signal.reason);
   const staging = await Staging.create(path.resolve(options.dest));
   const channel = new PacketChannel(stream, options.signal);
-  const tree = new TreeWriter(staging.root, ownership(options));
+  const unchanged = options.reuseUnchanged ? new UnchangedFiles(path.resolve(options.dest)) : undefined;
+  const tree = new TreeWriter(staging.root, ownership(options), unchanged);
   const receiver = new Receiver(channel, tree);
   try {
     await receiver.run();
     await staging.commit();
     await tree.finishTopLevel(staging.dest);
-    return receiver.result;
+    return { ...receiver.result, reused: tree.reused };
   } catch (err) {
     if (!(err instanceof PeerError)) {
       channel.sendBestEffort({ type: PacketType.ERR, id: 0, data: Buffer.from(err instanceof Error ? err.message : String(err)) });

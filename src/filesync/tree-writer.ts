@@ -4,6 +4,7 @@ import { FileSyncIOError } from "./errors.ts";
 import * as fsio from "./fsio.ts";
 import { isDirMode, isRegularMode, isSymlinkMode, posixPermissions } from "./mode.ts";
 import type { Stat } from "./packet.ts";
+import type { UnchangedFiles } from "./reuse.ts";
 
 /** Owner applied to every written entry. */
 export interface Ownership {
@@ -117,9 +118,13 @@ export class TreeWriter {
   private readonly hardlinks: Placed[] = [];
   private readonly dirs: Placed[] = [];
 
+  /** Regular files linked from an earlier export instead of transferred. */
+  reused = 0;
+
   constructor(
     private readonly root: string,
     private readonly owner: Ownership | undefined,
+    private readonly unchanged?: UnchangedFiles,
   ) {}
 
   /** Host path of a validated wire path. */
@@ -144,7 +149,10 @@ export class TreeWriter {
         const t = seconds(stat.modTime);
         await fsp.lutimes(hostPath, t, t);
       } else if (isRegularMode(stat.mode)) {
-        if (stat.linkname === "") return stat.size > 0n ? "content" : "empty";
+        if (stat.linkname === "") {
+          if (stat.size > 0n && (await this.linkUnchanged(stat, hostPath))) return "done";
+          return stat.size > 0n ? "content" : "empty";
+        }
         this.hardlinks.push({ stat, hostPath });
       }
     } catch (err) {
@@ -152,6 +160,20 @@ export class TreeWriter {
       throw new FileSyncIOError("cannot create", hostPath, err);
     }
     return "done";
+  }
+
+  // A link shares the earlier file's inode, whose mode and mtime already match.
+  private async linkUnchanged(stat: Stat, hostPath: string): Promise<boolean> {
+    const earlier = await this.unchanged?.find(stat);
+    if (!earlier) return false;
+    try {
+      await fsp.link(earlier, hostPath);
+    } catch {
+      return false; // e.g. another file system: transfer it instead
+    }
+    if (this.owner) await fsp.lchown(hostPath, this.owner.uid, this.owner.gid);
+    this.reused++;
+    return true;
   }
 
   /** Starts receiving the content of a regular file placed earlier. */

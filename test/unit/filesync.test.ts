@@ -428,7 +428,7 @@ describe("sendDirectory ↔ receiveDirectory", () => {
 
     const totalBytes = Object.values(before).reduce((n, e) => n + (e.sha && e.link === "" ? Number(e.size) : 0), 0);
     expect(sent).toEqual({ entries: stats.length, filesSent: wanted.length, bytesSent: totalBytes });
-    expect(received).toEqual({ entries: stats.length, files: stats.filter((s) => (s.mode & FileMode.Type) === 0).length, bytes: totalBytes });
+    expect(received).toEqual({ entries: stats.length, files: stats.filter((s) => (s.mode & FileMode.Type) === 0).length, bytes: totalBytes, reused: 0 });
     // The 6 MiB file went in bounded chunks, not as one message.
     expect(largestMessage).toBeLessThanOrEqual(64 * 1024 + DATA_HEADER_ROOM);
     // Nothing is left beside dest.
@@ -682,7 +682,7 @@ describe("receiveDirectory safety", () => {
     });
     expect(await peer.next()).toEqual({ type: PacketType.FIN, id: 0 });
     peer.send({ type: PacketType.FIN, id: 0 });
-    await expect(done).resolves.toEqual({ entries: 1, files: 1, bytes: 2 });
+    await expect(done).resolves.toEqual({ entries: 1, files: 1, bytes: 2, reused: 0 });
     expect(await fsp.readFile(path.join(dest, "new.txt"), "utf8")).toBe("hi");
   });
 });
@@ -710,6 +710,55 @@ describe("receiveDirectory into an existing destination", () => {
     expect(await fsp.readFile(path.join(dest, "keep.txt"), "utf8")).toBe("unrelated");
     expect(await fsp.readFile(path.join(dest, "was-dir"), "utf8")).toBe("now a file");
     expect(await dirEntries(scratch)).toEqual(["dest", "src"]);
+  });
+
+  it("links unchanged files from the destination instead of requesting them, when asked to", async () => {
+    const src = path.join(scratch, "src");
+    const dest = path.join(scratch, "dest");
+    await fsp.mkdir(path.join(src, "deep"), { recursive: true });
+    await fsp.writeFile(path.join(src, "same.txt"), "unchanged content");
+    await fsp.writeFile(path.join(src, "deep/changes.txt"), "version 1");
+    let [a, b] = streamPair();
+    await Promise.all([sendDirectory(a, { root: src }), receiveDirectory(b, { dest, reuseUnchanged: true })]);
+
+    await fsp.writeFile(path.join(src, "deep/changes.txt"), "version 2!");
+    const sent: string[] = [];
+    [a, b] = streamPair();
+    const [, received] = await Promise.all([
+      sendDirectory(a, { root: src, onFileSent: (p) => sent.push(p) }),
+      receiveDirectory(b, { dest, reuseUnchanged: true }),
+    ]);
+    expect(sent).toEqual(["deep/changes.txt"]);
+    expect(received.reused).toBe(1);
+    expect(await fsp.readFile(path.join(dest, "same.txt"), "utf8")).toBe("unchanged content");
+    expect(await fsp.readFile(path.join(dest, "deep/changes.txt"), "utf8")).toBe("version 2!");
+    expect(await dirEntries(scratch)).toEqual(["dest", "src"]);
+  });
+
+  it("never reuses a file reached through a symlinked directory of the destination", async () => {
+    const outside = path.join(scratch, "outside");
+    await fsp.mkdir(outside);
+    await fsp.writeFile(path.join(outside, "secret.txt"), "host file");
+    const mtime = (await fsp.stat(path.join(outside, "secret.txt"))).mtime;
+    const dest = path.join(scratch, "dest");
+    await fsp.mkdir(dest);
+    await fsp.symlink(outside, path.join(dest, "dir"));
+
+    const src = path.join(scratch, "src");
+    await fsp.mkdir(path.join(src, "dir"), { recursive: true });
+    await fsp.writeFile(path.join(src, "dir/secret.txt"), "host file");
+    await fsp.chmod(path.join(src, "dir/secret.txt"), (await fsp.stat(path.join(outside, "secret.txt"))).mode & 0o7777);
+    await fsp.utimes(path.join(src, "dir/secret.txt"), mtime, mtime);
+    const sent: string[] = [];
+    const [a, b] = streamPair();
+    const [, received] = await Promise.all([
+      sendDirectory(a, { root: src, onFileSent: (p) => sent.push(p) }),
+      receiveDirectory(b, { dest, reuseUnchanged: true }),
+    ]);
+    expect(received.reused).toBe(0);
+    expect(sent).toEqual(["dir/secret.txt"]);
+    expect((await fsp.lstat(path.join(dest, "dir"))).isDirectory()).toBe(true);
+    expect((await fsp.stat(path.join(outside, "secret.txt"))).nlink).toBe(1);
   });
 
   it("creates a missing destination and its parents", async () => {
