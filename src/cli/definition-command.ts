@@ -14,9 +14,9 @@ export async function definitionCommand(name: string, options: ConnectFlags & { 
   const platform = await connect({ addr: options.addr, tls: tlsFromFlags(options) })
     .then(({ control, platform }) => (control.close(), platform))
     .catch((): Platform => ({ OS: "linux", Architecture: process.arch === "arm64" ? "arm64" : "amd64" }));
-  const jobs = compileTarget(plan, target, { platform, localUniqueId: projectSharedKey(plan.projectDir) });
-  // One definition per output of the target; most targets have one.
-  const json = jobs.map((job) => definitionToJSON(job.definition));
+  // The build phase: one definition per output of the target; most targets have one.
+  const { build } = compileTarget(plan, target, { platform, localUniqueId: projectSharedKey(plan.projectDir) });
+  const json = build.map((job) => definitionToJSON(job.definition));
   process.stdout.write(`${JSON.stringify(json.length === 1 ? json[0] : json, null, 2)}\n`);
   return 0;
 }

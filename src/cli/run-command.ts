@@ -1,8 +1,9 @@
-import { writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { compileTarget } from "../compile/index.ts";
+import { compileTarget, phasesOf } from "../compile/index.ts";
 import { plainRenderer } from "../progress/index.ts";
-import { solveWaves, type SolveResult } from "../solve/index.ts";
+import { mergeByTarget, solveWaves, type SolveResult } from "../solve/index.ts";
+import { newId } from "../session/ids.ts";
 import { connect, tlsFromFlags, type ConnectFlags } from "./connect.ts";
 import { loadProject, planProject } from "./project.ts";
 import { projectSharedKey } from "./shared-key.ts";
@@ -25,14 +26,18 @@ export async function runCommand(names: string[], options: RunOptions): Promise<
   process.once("SIGINT", onSigint);
   try {
     const localUniqueId = projectSharedKey(plan.projectDir);
-    const jobs = plan.waves.map((wave) => wave.flatMap((name) => compileTarget(plan, name, { platform, localUniqueId })));
+    // A mirrored cache's host folder is uploaded to seed the cache, so it must exist.
+    for (const t of plan.targets.values()) for (const c of t.caches) if (c.hostDir) mkdirSync(c.hostDir, { recursive: true });
+    const runId = newId();
+    const jobs = plan.waves.map((wave) => wave.map((name) => phasesOf(compileTarget(plan, name, { platform, localUniqueId, runId }))));
     const quiet = options.progress === "quiet";
-    const results = await solveWaves(control, jobs, {
+    const results = mergeByTarget(await solveWaves(control, jobs, {
       sharedKey: localUniqueId,
       signal: abort.signal,
       onEvent: quiet ? undefined : plainRenderer(err),
-    });
-    const exportsOf = (name: string) => jobs.flat().filter((j) => j.name === name).flatMap((j) => j.exports);
+    }));
+    // Cache write-backs are incremental exports; the summary names the outputs.
+    const exportsOf = (name: string) => jobs.flat(3).filter((j) => j.name === name).flatMap((j) => j.exports.filter((e) => !e.incremental).map((e) => e.dest));
     for (const result of results) err(summaryLine(result, exportsOf(result.name), plan.projectDir));
     if (options.metadataFile) writeFileSync(path.resolve(options.metadataFile), `${JSON.stringify(runMetadata(results), null, 2)}\n`);
     return 0;
@@ -60,6 +65,7 @@ function runMetadata(results: SolveResult[]) {
         sentFiles: Object.fromEntries(r.transfer.sentFiles),
         bytesSent: r.transfer.bytesSent,
         filesReceived: r.transfer.filesReceived,
+        filesReused: r.transfer.filesReused,
         bytesReceived: r.transfer.bytesReceived,
       },
     })),

@@ -1,30 +1,50 @@
 import { copy, marshal, scratch, type Definition } from "../llb/index.ts";
 import type { Variable } from "../model/index.ts";
-import { checkOutputDir, type Plan } from "../plan/index.ts";
+import { checkOutputDir, type Plan, type PlannedCache, type PlannedTarget } from "../plan/index.ts";
+import { seedStep, writeBackStep } from "./cache-mirror.ts";
 import { TargetCompiler } from "./target-compiler.ts";
-import type { CompiledJob, CompiledLocalDir, CompileOptions, Requirements } from "./types.ts";
+import type { CompiledExport, CompiledJob, CompiledLocalDir, CompiledTarget, CompileOptions, Requirements } from "./types.ts";
 
 export type * from "./types.ts";
 
+/** Caches with a host folder used by `t` or its base chain, each with the target that declares it first from the root. */
+function mirroredCaches(plan: Plan, t: PlannedTarget): Array<{ owner: PlannedTarget; cache: PlannedCache }> {
+  const chain: PlannedTarget[] = [];
+  for (let cur: PlannedTarget | undefined = t; cur; cur = cur.base.kind === "target" ? plan.targets.get(cur.base.name) : undefined) chain.unshift(cur);
+  const seen = new Set<string>();
+  return chain.flatMap((owner) => owner.caches.filter((c) => c.hostDir && !seen.has(c.id) && seen.add(c.id)).map((cache) => ({ owner, cache })));
+}
+
 /**
- * Compiles one planned target into its Solves: one per output (each exports the
- * artifact onto scratch so only the artifact lands on the host), or a single
- * build-only Solve. Pure: same plan and options, same bytes.
+ * Compiles one planned target into its Solves, in phases: caches seeded from their
+ * host folders; then the build, one Solve per output (each exports the artifact onto
+ * scratch so only the artifact lands on the host) or a single build-only Solve; then
+ * the caches written back to their host folders. Pure: same plan and options, same bytes.
  */
-export function compileTarget(plan: Plan, name: string, options: CompileOptions): CompiledJob[] {
+export function compileTarget(plan: Plan, name: string, options: CompileOptions): CompiledTarget {
   const compiler = new TargetCompiler(plan, options);
   const state = compiler.stateOf(name);
   const target = plan.targets.get(name)!;
   const marshalOptions = { platform: options.platform, localUniqueId: options.localUniqueId };
-  const job = (definition: Definition, exports: string[]): CompiledJob => ({ name, definition, localDirs: compiler.localDirs, exports, requirements: compiler.requirements });
-  if (target.outputs.length === 0) return [job(marshal(state, marshalOptions), [])];
-  return target.outputs.map((output, i) => {
-    const site = { target: name, at: target.definedAt };
-    const dest = checkOutputDir(site, `output[${i}].local`, compiler.render(output.local), output.allowOutsideProject, plan.projectDir);
-    const artifactPath = compiler.resolveIn(state, output.artifact);
-    const artifact = scratch().file(copy(state, artifactPath, "/", { copyDirContents: true, createDestPath: true }), { customName: `[${name}] collect ${artifactPath}` });
-    return job(marshal(artifact, marshalOptions), [dest]);
-  });
+  const job = (definition: Definition, exports: CompiledExport[]): CompiledJob => ({ name, definition, localDirs: compiler.localDirs, exports, requirements: compiler.requirements });
+  const builds = target.outputs.length === 0
+    ? [job(marshal(state, marshalOptions), [])]
+    : target.outputs.map((output, i) => {
+        const site = { target: name, at: target.definedAt };
+        const dest = checkOutputDir(site, `output[${i}].local`, compiler.render(output.local), output.allowOutsideProject, plan.projectDir);
+        const artifactPath = compiler.resolveIn(state, output.artifact);
+        const artifact = scratch().file(copy(state, artifactPath, "/", { copyDirContents: true, createDestPath: true }), { customName: `[${name}] collect ${artifactPath}` });
+        return job(marshal(artifact, marshalOptions), [{ dest, incremental: false }]);
+      });
+  const mirrored = mirroredCaches(plan, target);
+  const seeds = mirrored.map(({ owner, cache }) => job(marshal(seedStep(compiler, owner, compiler.build(owner, true), cache, options.runId ?? "unset"), marshalOptions), []));
+  const writeBacks = mirrored.map(({ cache }) => job(marshal(writeBackStep(target, state, cache, options.runId ?? "unset"), marshalOptions), [{ dest: cache.hostDir!, incremental: true }]));
+  return { seed: seeds, build: builds, writeBack: writeBacks };
+}
+
+/** The Solves of a compiled target in the order they must run; jobs within a phase run together. */
+export function phasesOf(compiled: CompiledTarget): CompiledJob[][] {
+  return [compiled.seed, compiled.build, compiled.writeBack].filter((phase) => phase.length > 0);
 }
 
 /** A variable's command, compiled so that its standard output ends up in a file of the result. */

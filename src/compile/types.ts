@@ -18,6 +18,14 @@ export interface Requirements {
   entitlements: string[];
 }
 
+/** A host directory receiving a Solve's whole result. */
+export interface CompiledExport {
+  /** Absolute host directory. */
+  dest: string;
+  /** Link files the directory already holds unchanged instead of transferring them. */
+  incremental: boolean;
+}
+
 /** One Solve of a target: a definition and where its result goes on the host. */
 export interface CompiledJob {
   /** The target's name. */
@@ -26,8 +34,18 @@ export interface CompiledJob {
   /** Host dirs by local name. */
   localDirs: Map<string, CompiledLocalDir>;
   /** Host dirs receiving the whole result (empty: build only). */
-  exports: string[];
+  exports: CompiledExport[];
   requirements: Requirements;
+}
+
+/** The Solves of one target. */
+export interface CompiledTarget {
+  /** Fill mirrored caches from their host folders (before the build). */
+  seed: CompiledJob[];
+  /** The build: one Solve per output, or one build-only Solve. */
+  build: CompiledJob[];
+  /** Copy mirrored caches back to their host folders (after the build). */
+  writeBack: CompiledJob[];
 }
 
 /** The parts of a base image's config that a target inherits. */
@@ -47,4 +65,6 @@ export interface CompileOptions {
   imageConfigs?: ReadonlyMap<string, BaseImageConfig>;
   /** Values of the variables the targets use. */
   variables?: ReadonlyMap<Variable, string>;
+  /** Unique per run: steps that must run on every build (cache seed and write-back) carry it. */
+  runId?: string;
 }

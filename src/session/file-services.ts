@@ -20,6 +20,8 @@ export interface LocalDir {
 export interface LocalExportTarget {
   /** Absolute host directory. */
   dest: string;
+  /** Link files the directory already holds unchanged instead of transferring them. */
+  incremental?: boolean;
 }
 
 /** What moved over the session, for progress and tests. */
@@ -30,13 +32,15 @@ export interface TransferStats {
   bytesSent: number;
   /** Files written by exports. */
   filesReceived: number;
+  /** Files of incremental exports that were unchanged on the host and not transferred. */
+  filesReused: number;
   /** Bytes written by exports. */
   bytesReceived: number;
 }
 
 /** A new, empty TransferStats. */
 export function emptyTransferStats(): TransferStats {
-  return { sentFiles: new Map(), bytesSent: 0, filesReceived: 0, bytesReceived: 0 };
+  return { sentFiles: new Map(), bytesSent: 0, filesReceived: 0, filesReused: 0, bytesReceived: 0 };
 }
 
 type RawDuplex = grpc.ServerDuplexStream<Buffer, Buffer>;
@@ -96,9 +100,10 @@ export function fileSendService(targets: ReadonlyMap<number, LocalExportTarget>,
     const id = Number(firstValue(call, "buildkit-attachable-exporter-id") ?? "0");
     const target = targets.get(id);
     if (target === undefined) return fail(call, grpc.status.NOT_FOUND, `exporter ${id} not found`);
-    receiveDirectory(call as unknown as Duplex, { dest: target.dest, signal }).then(
+    receiveDirectory(call as unknown as Duplex, { dest: target.dest, signal, reuseUnchanged: target.incremental === true }).then(
       (result) => {
-        stats.filesReceived += result.files;
+        stats.filesReceived += result.files - result.reused;
+        stats.filesReused += result.reused;
         stats.bytesReceived += result.bytes;
         call.end();
       },

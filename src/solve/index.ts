@@ -2,7 +2,7 @@ import type { ControlClient } from "../client/control.ts";
 import { BuildError, BrewkitError } from "../errors.ts";
 import { ProgressTracker, type ProgressEvent, type ProgressSummary, type VertexState } from "../progress/index.ts";
 import type { Pb_Definition } from "../proto/generated.ts";
-import type { LocalDir, TransferStats } from "../session/file-services.ts";
+import type { LocalDir, LocalExportTarget, TransferStats } from "../session/file-services.ts";
 import { newId } from "../session/ids.ts";
 import { BuildSession } from "../session/session.ts";
 import type { SessionService } from "../session/services.ts";
@@ -14,8 +14,8 @@ export interface SolveJob {
   definition: Pb_Definition;
   /** Local sources by the name used in the definition. */
   localDirs: ReadonlyMap<string, LocalDir>;
-  /** Absolute host directories, one `local` export each, all of the definition's result. */
-  exports: string[];
+  /** Host directories, one `local` export each, all of the definition's result. */
+  exports: LocalExportTarget[];
   /** Entitlements the build needs (e.g. `network.host`). */
   entitlements?: string[];
   /** Extra session services (secrets, ssh, ...). */
@@ -47,7 +47,7 @@ const statusDrainMs = 5_000;
 /** Runs one job on the daemon and waits for its exports to land on the host. */
 export async function solveJob(control: ControlClient, job: SolveJob, options: SolveOptions): Promise<SolveResult> {
   const started = Date.now();
-  const exports = new Map(job.exports.map((dest, index) => [index, { dest }]));
+  const exports = new Map(job.exports.map((target, index) => [index, target]));
   const session = new BuildSession({ localDirs: job.localDirs, exports, sharedKey: options.sharedKey, services: job.services });
   const tracker = new ProgressTracker();
   const emit = (events: ProgressEvent[]) => events.forEach((e) => options.onEvent?.(job.name, e));
@@ -88,10 +88,16 @@ export async function solveJob(control: ControlClient, job: SolveJob, options: S
   return { name: job.name, summary: tracker.summary(), vertices: tracker.all, transfer: session.stats, durationMs: Date.now() - started };
 }
 
-/** Runs waves of jobs: jobs of one wave in parallel, waves in order. */
-export async function solveWaves(control: ControlClient, waves: SolveJob[][], options: SolveOptions): Promise<SolveResult[]> {
+/** The Solves of one target in phases: jobs of a phase run together, phases in order. */
+export type TargetPhases = SolveJob[][];
+
+/** Runs waves of targets: targets of one wave in parallel, each through its phases; waves in order. */
+export async function solveWaves(control: ControlClient, waves: TargetPhases[][], options: SolveOptions): Promise<SolveResult[]> {
   const results: SolveResult[] = [];
-  for (const wave of waves) results.push(...(await Promise.all(wave.map((job) => solveJob(control, job, options)))));
+  const runTarget = async (phases: TargetPhases) => {
+    for (const phase of phases) results.push(...(await Promise.all(phase.map((job) => solveJob(control, job, options)))));
+  };
+  for (const wave of waves) await Promise.all(wave.map(runTarget));
   return results;
 }
 
@@ -108,4 +114,25 @@ function buildFailure(target: string, err: unknown, tracker: ProgressTracker, ca
   }
   if (err instanceof BrewkitError && err.code !== "DAEMON_ERROR") return err;
   return new BuildError("BUILD_FAILED", `target "${target}" failed: ${(err as Error).message}`, { context: { target }, cause: err });
+}
+
+/** Folds the results of a target's several Solves (seed, outputs, write-back) into one per target, in first-seen order. */
+export function mergeByTarget(results: SolveResult[]): SolveResult[] {
+  const merged = new Map<string, SolveResult>();
+  for (const r of results) {
+    const m = merged.get(r.name);
+    if (!m) {
+      merged.set(r.name, { ...r, summary: { ...r.summary }, vertices: [...r.vertices], transfer: { ...r.transfer, sentFiles: new Map(r.transfer.sentFiles) } });
+      continue;
+    }
+    for (const key of ["total", "completed", "cached", "errored"] as const) m.summary[key] += r.summary[key];
+    m.vertices.push(...r.vertices);
+    m.durationMs += r.durationMs;
+    for (const [dir, files] of r.transfer.sentFiles) m.transfer.sentFiles.set(dir, [...(m.transfer.sentFiles.get(dir) ?? []), ...files]);
+    m.transfer.bytesSent += r.transfer.bytesSent;
+    m.transfer.filesReceived += r.transfer.filesReceived;
+    m.transfer.filesReused += r.transfer.filesReused;
+    m.transfer.bytesReceived += r.transfer.bytesReceived;
+  }
+  return [...merged.values()];
 }
