@@ -1,0 +1,205 @@
+import grpc from "@grpc/grpc-js";
+import { BuildError, DaemonError } from "../errors.ts";
+import type { Platform } from "../llb/platform.ts";
+import { platformToPb } from "../llb/platform.ts";
+import type { ResolveMode } from "../llb/source.ts";
+import { codecFor } from "../proto/registry.ts";
+import type {
+  Google_Rpc_Status as RpcStatus,
+  Moby_Buildkit_V1_Frontend_PongResponse as PongResponse,
+  Moby_Buildkit_V1_Frontend_ReadFileRequest as ReadFileRequest,
+  Moby_Buildkit_V1_Frontend_ReadFileResponse as ReadFileResponse,
+  Moby_Buildkit_V1_Frontend_ResolveImageConfigRequest as ResolveImageConfigRequest,
+  Moby_Buildkit_V1_Frontend_ResolveImageConfigResponse as ResolveImageConfigResponse,
+  Moby_Buildkit_V1_Frontend_ReturnRequest as ReturnRequest,
+  Moby_Buildkit_V1_Frontend_SolveRequest as SolveRequest,
+  Moby_Buildkit_V1_Frontend_SolveResponse as SolveResponse,
+  Pb_Definition,
+} from "../proto/generated.ts";
+import type { ControlClient } from "./control.ts";
+
+/** The metadata key that routes an LLBBridge call to its build (BuildKit's `client/buildid`). */
+export const buildIdMetadataKey = "buildkit-controlapi-buildid";
+
+const service = "/moby.buildkit.v1.frontend.LLBBridge/";
+
+// Go's gateway client gives Ping 15 s; the daemon itself waits 3 s for the build id.
+const pingTimeoutMs = 15_000;
+
+/** A byte range of a file, for files too large for one 16 MiB message. */
+export interface FileRange {
+  offset: number;
+  length: number;
+}
+
+/** What the daemon answers for an image reference. */
+export interface ResolvedImage {
+  /** The reference as resolved (source policies may rewrite it). */
+  ref: string;
+  /** Digest of the platform's manifest, `sha256:…`. */
+  digest: string;
+  /** The raw OCI image config JSON. */
+  config: Uint8Array;
+}
+
+/** Options of `GatewayClient.resolveImageConfig`. */
+export interface ResolveImageOptions {
+  /** `pull` always asks the registry, `local` prefers the daemon's copy; `default` when unset. */
+  resolveMode?: ResolveMode;
+  /** Name of the progress step the daemon shows for this lookup; no step when unset. */
+  logName?: string;
+}
+
+/** How a gateway build ends: with an (empty) result, or with an error the daemon records. */
+export type GatewayReturn = { error?: undefined } | { error: Error };
+
+/**
+ * A client of BuildKit's LLBBridge (the gateway) for one build: the calls go over the
+ * Control channel and carry the build's id, which must belong to a running gateway-mode
+ * Solve (see `withGatewayBuild`).
+ */
+export class GatewayClient {
+  /** Capabilities and workers the bridge reported on the last `ping`. */
+  pong: PongResponse | undefined;
+
+  constructor(
+    private readonly control: ControlClient,
+    /** The `Ref` of the gateway-mode Control.Solve. */
+    readonly buildId: string,
+    private readonly signal?: AbortSignal,
+  ) {}
+
+  /** Checks the bridge answers for this build; returns its capabilities and workers. */
+  async ping(timeoutMs = pingTimeoutMs): Promise<PongResponse> {
+    this.pong = await this.call<object, PongResponse>("Ping", "PingRequest", "PongResponse", {}, timeoutMs);
+    return this.pong;
+  }
+
+  /** True when the last `ping` reported frontend capability `id` (e.g. `source.metaresolver`) enabled. */
+  supports(id: string): boolean {
+    return this.pong?.FrontendAPICaps?.some((cap) => cap.ID === id && cap.Enabled === true) === true;
+  }
+
+  /**
+   * Solves `definition` within the build and returns the id of its result, for
+   * `readFile`. Lazy unless `evaluate`: the daemon builds it when something reads it.
+   * An empty result (scratch) gives `""`.
+   */
+  async solve(definition: Pb_Definition, options: { evaluate?: boolean } = {}): Promise<string> {
+    const request: SolveRequest = { Definition: definition, allowResultReturn: true, allowResultArrayRef: true };
+    if (options.evaluate) request.Evaluate = true;
+    const response = await this.call<SolveRequest, SolveResponse>("Solve", "SolveRequest", "SolveResponse", request);
+    const result = response.result;
+    if (result?.ref) return result.ref.id ?? "";
+    if (result?.refDeprecated !== undefined) return result.refDeprecated;
+    if (result?.refs || result?.refsDeprecated) {
+      throw new BuildError("GATEWAY_UNEXPECTED_RESULT", "the daemon returned a multi-platform result for a single definition");
+    }
+    return response.ref ?? "";
+  }
+
+  /** Reads the file at `path` (relative to the root of result `ref`) or a `range` of it. */
+  async readFile(ref: string, path: string, range?: FileRange): Promise<Buffer> {
+    const request: ReadFileRequest = { Ref: ref, FilePath: path };
+    if (range) request.Range = { Offset: range.offset, Length: range.length };
+    const response = await this.call<ReadFileRequest, ReadFileResponse>("ReadFile", "ReadFileRequest", "ReadFileResponse", request);
+    return Buffer.from(response.Data ?? new Uint8Array());
+  }
+
+  /** Looks up the image config of `ref` for `platform` in its registry (or the daemon's store). */
+  async resolveImageConfig(ref: string, platform: Platform, options: ResolveImageOptions = {}): Promise<ResolvedImage> {
+    const request: ResolveImageConfigRequest = {
+      Ref: ref,
+      Platform: platformToPb(platform),
+      ResolveMode: options.resolveMode ?? "default",
+      // 0 = the registry resolver (1 would be an OCI layout served by the session).
+      ResolverType: 0,
+    };
+    if (options.logName) request.LogName = options.logName;
+    const response = await this.call<ResolveImageConfigRequest, ResolveImageConfigResponse>(
+      "ResolveImageConfig",
+      "ResolveImageConfigRequest",
+      "ResolveImageConfigResponse",
+      request,
+    );
+    // Old daemons leave Ref empty: it is then the one asked for.
+    return { ref: response.Ref || ref, digest: response.Digest ?? "", config: response.Config ?? new Uint8Array() };
+  }
+
+  /** Ends the build: with an empty result, or with `error` as its failure. */
+  async return(outcome: GatewayReturn = {}): Promise<void> {
+    const request: ReturnRequest = outcome.error ? { error: errorStatus(outcome.error) } : { result: {} };
+    await this.call<ReturnRequest, object>("Return", "ReturnRequest", "ReturnResponse", request);
+  }
+
+  private call<Req, Res>(method: string, requestType: string, responseType: string, request: Req, timeoutMs?: number): Promise<Res> {
+    const requestCodec = codecFor<Req>(`moby.buildkit.v1.frontend.${requestType}`);
+    const responseCodec = codecFor<Res>(`moby.buildkit.v1.frontend.${responseType}`);
+    const metadata = new grpc.Metadata();
+    metadata.set(buildIdMetadataKey, this.buildId);
+    const options: grpc.CallOptions = timeoutMs === undefined ? {} : { deadline: Date.now() + timeoutMs };
+    return new Promise<Res>((resolve, reject) => {
+      if (this.signal?.aborted) {
+        reject(new BuildError("CANCELLED", `${method} cancelled`));
+        return;
+      }
+      const call = this.control.grpcClient.makeUnaryRequest(
+        `${service}${method}`,
+        (v: Req) => requestCodec.encode(v),
+        (b: Buffer) => responseCodec.decode(b),
+        request,
+        metadata,
+        options,
+        (err, res) => {
+          this.signal?.removeEventListener("abort", onAbort);
+          if (err) reject(gatewayError(err, method, this.control.address.raw));
+          else resolve(res as Res);
+        },
+      );
+      const onAbort = () => call.cancel();
+      this.signal?.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+}
+
+/** The gRPC status code of an error from a gateway call, if it came from the wire. */
+export function grpcCodeOf(err: unknown): number | undefined {
+  for (let e: unknown = err; e; e = (e as { cause?: unknown }).cause) {
+    const code = (e as Partial<grpc.ServiceError>).code;
+    if (typeof code === "number") return code;
+  }
+  return undefined;
+}
+
+/** True when the bridge does not know the build (yet): it registers shortly after Solve starts. */
+export function isUnknownBuild(err: unknown): boolean {
+  const message = err instanceof Error ? err.message : String(err);
+  return grpcCodeOf(err) === grpc.status.NOT_FOUND && /no such job/.test(message);
+}
+
+const errorCodes: Record<string, string> = {
+  Solve: "GATEWAY_SOLVE_FAILED",
+  ReadFile: "GATEWAY_READ_FAILED",
+  ResolveImageConfig: "GATEWAY_RESOLVE_FAILED",
+  Ping: "GATEWAY_UNAVAILABLE",
+  Return: "GATEWAY_RETURN_FAILED",
+};
+
+function gatewayError(err: grpc.ServiceError, method: string, daemon: string): Error {
+  const message = err.details || err.message;
+  // The bridge lives in the daemon: a connection failure is the daemon's.
+  if (err.code === grpc.status.UNAVAILABLE) {
+    return new DaemonError("DAEMON_UNREACHABLE", `cannot reach the BuildKit daemon at ${daemon}: ${message}`, {
+      hint: "start it with `brewkit daemon start`, or point --addr / BUILDKIT_HOST at a running buildkitd",
+      cause: err,
+    });
+  }
+  if (err.code === grpc.status.CANCELLED) return new BuildError("CANCELLED", `${method} cancelled`, { cause: err });
+  return new BuildError(errorCodes[method] ?? "DAEMON_ERROR", message, { cause: err });
+}
+
+function errorStatus(error: Error): RpcStatus {
+  const code = grpcCodeOf(error);
+  // UNKNOWN unless the failure already carries a status (e.g. a failed gateway call).
+  return { code: code !== undefined && code !== grpc.status.OK ? code : grpc.status.UNKNOWN, message: error.message };
+}

@@ -1,0 +1,43 @@
+import { BuildError } from "../errors.ts";
+
+/** Why a registry lookup failed, as far as the daemon's message tells. */
+export type RegistryFailure = "not-found" | "unauthorized" | "unreachable" | "other";
+
+const unauthorized = /unauthorized|authentication required|authorization failed|insufficient_scope|access (to the resource is )?denied|\b403 Forbidden/i;
+const unreachable = /connection refused|no such host|i\/o timeout|network is unreachable|no route to host|connection reset|server misbehaving|tls: |x509: |dial tcp/i;
+const notFound = /not found|manifest unknown|name unknown|no match for platform/i;
+
+/** Classifies the daemon's message of a failed image lookup. */
+export function classifyRegistryFailure(message: string): RegistryFailure {
+  if (unauthorized.test(message)) return "unauthorized";
+  // Before not-found: a DNS failure can mention a name that was "not found".
+  if (unreachable.test(message)) return "unreachable";
+  if (notFound.test(message)) return "not-found";
+  return "other";
+}
+
+/** A user-facing error for a failed image lookup that names the image and says why it failed. */
+export function describeRegistryFailure(ref: string, platform: string, cause: unknown): BuildError {
+  // The daemon prefixes its own wording ("failed to resolve source metadata for <ref>: ").
+  const message = (cause instanceof Error ? cause.message : String(cause)).replace(/^failed to resolve [\w ]+ for \S+: /, "");
+  switch (classifyRegistryFailure(message)) {
+    case "not-found":
+      return new BuildError("IMAGE_NOT_FOUND", `image "${ref}" was not found for ${platform} (${message})`, {
+        hint: "check the image name, tag and platform",
+        cause,
+      });
+    case "unauthorized":
+      return new BuildError("IMAGE_UNAUTHORIZED", `the registry refused access to image "${ref}": unauthorized (${message})`, {
+        // Registries such as Docker Hub also answer 401 for images that do not exist.
+        hint: "check the image name, and that the image is public or the daemon has credentials for the registry",
+        cause,
+      });
+    case "unreachable":
+      return new BuildError("IMAGE_REGISTRY_UNREACHABLE", `the registry of image "${ref}" could not be reached (${message})`, {
+        hint: "check the network and the registry address; a registry mirror can be configured in buildkitd.toml",
+        cause,
+      });
+    default:
+      return new BuildError("IMAGE_RESOLVE_FAILED", `cannot resolve image "${ref}" for ${platform}: ${message}`, { cause });
+  }
+}

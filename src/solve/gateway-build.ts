@@ -1,0 +1,127 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import type { ControlClient } from "../client/control.ts";
+import { GatewayClient, isUnknownBuild } from "../client/gateway.ts";
+import { BrewkitError, BuildError, DaemonError } from "../errors.ts";
+import { ProgressTracker, type ProgressEvent } from "../progress/index.ts";
+import type { LocalDir } from "../session/file-services.ts";
+import { newId } from "../session/ids.ts";
+import type { SessionService } from "../session/services.ts";
+import { BuildSession } from "../session/session.ts";
+
+/** Settings of one gateway build. */
+export interface GatewayBuildOptions {
+  /** Name for progress and errors, e.g. `resolve base images`. */
+  name: string;
+  /** Stable key that lets the daemon reuse earlier uploads of the same dirs. */
+  sharedKey: string;
+  /** Local sources by the name used in the definitions solved through the gateway. */
+  localDirs?: ReadonlyMap<string, LocalDir>;
+  /** Extra session services (secrets, ssh, ...). */
+  services?: SessionService[];
+  /** Entitlements the definitions need (e.g. `network.host`). */
+  entitlements?: string[];
+  /** Receives the build's progress (same shape as `solveJob`'s). */
+  onEvent?: (job: string, event: ProgressEvent) => void;
+  /** Cancels the build and the calls in flight. */
+  signal?: AbortSignal;
+}
+
+// The bridge knows a build only once the daemon registered it, shortly after the Solve
+// arrived; each early call already waits 3 s in the daemon, so a few retries suffice.
+const registrationTimeoutMs = 30_000;
+const registrationRetryMs = 100;
+// After Solve returns the daemon closes the Status stream; don't wait forever if it doesn't.
+const statusDrainMs = 5_000;
+
+/**
+ * Runs `fn` inside one gateway-mode build: a Control.Solve without definition or
+ * frontend that stays open while `fn` calls the LLBBridge (solve definitions, read
+ * files, resolve image configs). The build always ends with `Return` — an empty result
+ * when `fn` succeeds, its error otherwise — and this resolves with `fn`'s value once the
+ * daemon has closed the build. Nothing is exported.
+ */
+export async function withGatewayBuild<T>(control: ControlClient, options: GatewayBuildOptions, fn: (bridge: GatewayClient) => Promise<T>): Promise<T> {
+  if (options.signal?.aborted) throw new BuildError("CANCELLED", `${options.name} was cancelled`);
+  const session = new BuildSession({ localDirs: options.localDirs, sharedKey: options.sharedKey, services: options.services });
+  const tracker = new ProgressTracker();
+  const emit = (events: ProgressEvent[]) => events.forEach((e) => options.onEvent?.(options.name, e));
+  const ref = newId();
+  const abort = new AbortController();
+  const onAbort = () => abort.abort();
+  options.signal?.addEventListener("abort", onAbort, { once: true });
+  const bridge = new GatewayClient(control, ref, abort.signal);
+  session.open(control);
+  const statusDone = (async () => {
+    try {
+      for await (const message of control.status(ref, abort.signal)) emit(tracker.update(message));
+    } catch {
+      // The stream is cancelled with the build; the build's own error is what matters.
+    }
+    emit(tracker.flush());
+  })();
+  // Settles when the daemon ends the build, i.e. after Return (or on failure).
+  const solved = control.solve({ Ref: ref, Session: session.id, Entitlements: options.entitlements ?? [] }, abort.signal).then(
+    () => ({ ok: true as const }),
+    (error: unknown) => ({ ok: false as const, error }),
+  );
+  try {
+    await waitForRegistration(bridge, solved, abort.signal);
+    let value: T;
+    try {
+      value = await fn(bridge);
+    } catch (err) {
+      const failure = err instanceof Error ? err : new Error(String(err));
+      // Recording the failure is best effort: the error to report is fn's.
+      await bridge.return({ error: failure }).catch(() => abort.abort());
+      await solved;
+      // The failed step's output arrives on the Status stream, which ends with the build.
+      await Promise.race([statusDone, sleep(statusDrainMs, undefined, { ref: false })]);
+      throw withStepOutput(failure, tracker, options.name);
+    }
+    await bridge.return();
+    const outcome = await solved;
+    if (!outcome.ok) throw outcome.error;
+    await Promise.race([statusDone, sleep(statusDrainMs, undefined, { ref: false })]);
+    return value;
+  } catch (err) {
+    if (options.signal?.aborted) throw new BuildError("CANCELLED", `${options.name} was cancelled`, { cause: err });
+    throw err;
+  } finally {
+    options.signal?.removeEventListener("abort", onAbort);
+    abort.abort();
+    session.close();
+  }
+}
+
+/** Pings until the daemon has registered the build, or the build failed before it did. */
+async function waitForRegistration(bridge: GatewayClient, solved: Promise<{ ok: boolean; error?: unknown }>, signal: AbortSignal): Promise<void> {
+  const deadline = Date.now() + registrationTimeoutMs;
+  let ended: { ok: boolean; error?: unknown } | undefined;
+  void solved.then((outcome) => (ended = outcome));
+  for (;;) {
+    try {
+      await bridge.ping();
+      return;
+    } catch (err) {
+      if (ended) throw ended.error ?? err;
+      if (!isUnknownBuild(err) || signal.aborted) throw err;
+      if (Date.now() > deadline) {
+        throw new DaemonError("GATEWAY_NOT_REGISTERED", `the BuildKit daemon did not register gateway build ${bridge.buildId} in time`, { cause: err });
+      }
+      await sleep(registrationRetryMs);
+    }
+  }
+}
+
+/** Adds the failed step's output to a gateway call's failure, when the daemon reported it. */
+function withStepOutput(err: Error, tracker: ProgressTracker, name: string): Error {
+  if (!(err instanceof BrewkitError) || !err.code.startsWith("GATEWAY_")) return err;
+  // The call's message contains the vertex's error; an unrelated earlier failure must not match.
+  const failed = tracker.all.find((v) => v.error && !v.error.endsWith("context canceled") && err.message.includes(v.error));
+  if (!failed) return err;
+  const logs = failed.logTail.length ? `\n--- last output of the step ---\n${failed.logTail.join("\n")}` : "";
+  return new BuildError("STEP_FAILED", `${name}: step "${failed.name}" failed: ${failed.error}${logs}`, {
+    hint: "fix the command or its inputs and run again",
+    cause: err,
+  });
+}
