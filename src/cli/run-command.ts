@@ -1,9 +1,10 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { compileTarget, phasesOf } from "../compile/index.ts";
+import { buildPlan } from "../build/index.ts";
 import { plainRenderer } from "../progress/index.ts";
-import { mergeByTarget, solveWaves, type SolveResult } from "../solve/index.ts";
+import { loadSecretStore } from "../secrets/index.ts";
 import { newId } from "../session/ids.ts";
+import type { SolveResult } from "../solve/index.ts";
 import { connect, tlsFromFlags, type ConnectFlags } from "./connect.ts";
 import { loadProject, planProject } from "./project.ts";
 import { projectSharedKey } from "./shared-key.ts";
@@ -13,32 +14,42 @@ export interface RunOptions extends ConnectFlags {
   config?: string;
   progress?: string;
   metadataFile?: string;
+  /** `--secret` values (one or several). */
+  secret?: string | string[];
+  /** `--ssh` values (one or several). */
+  ssh?: string | string[];
 }
 
-/** `brewkit run [targets...]`: plan, compile, solve, export. */
+/** A repeatable flag's values as a list. */
+export function flagList(value: string | string[] | undefined): string[] {
+  return value === undefined ? [] : Array.isArray(value) ? value.map(String) : [String(value)];
+}
+
+/** `brewkit run [targets...]`: plan, check, prepare, compile, solve, export. */
 export async function runCommand(names: string[], options: RunOptions): Promise<number> {
   const project = await loadProject(options);
   const plan = planProject(project, names);
+  const secrets = await loadSecretStore({ flags: flagList(options.secret) });
   const err = (line: string) => process.stderr.write(`${line}\n`);
   const { control, platform } = await connect({ addr: options.addr, tls: tlsFromFlags(options), log: err });
   const abort = new AbortController();
   const onSigint = () => abort.abort();
   process.once("SIGINT", onSigint);
   try {
-    const localUniqueId = projectSharedKey(plan.projectDir);
     // A mirrored cache's host folder is uploaded to seed the cache, so it must exist.
     for (const t of plan.targets.values()) for (const c of t.caches) if (c.hostDir) mkdirSync(c.hostDir, { recursive: true });
-    const runId = newId();
-    const jobs = plan.waves.map((wave) => wave.map((name) => phasesOf(compileTarget(plan, name, { platform, localUniqueId, runId }))));
-    const quiet = options.progress === "quiet";
-    const results = mergeByTarget(await solveWaves(control, jobs, {
-      sharedKey: localUniqueId,
+    const { results, prepared } = await buildPlan(control, plan, {
+      platform,
+      sharedKey: projectSharedKey(plan.projectDir),
+      runId: newId(),
+      secrets,
+      sshFlags: flagList(options.ssh),
       signal: abort.signal,
-      onEvent: quiet ? undefined : plainRenderer(err),
-    }));
+      onEvent: options.progress === "quiet" ? undefined : plainRenderer(err),
+    });
     // Cache write-backs are incremental exports; the summary names the outputs.
-    const exportsOf = (name: string) => jobs.flat(3).filter((j) => j.name === name).flatMap((j) => j.exports.filter((e) => !e.incremental).map((e) => e.dest));
-    for (const result of results) err(summaryLine(result, exportsOf(result.name), plan.projectDir));
+    const outputsOf = (name: string) => prepared.waves.flat().flatMap((t) => t.build).filter((j) => j.name === name).flatMap((j) => j.exports.map((e) => e.dest));
+    for (const result of results) err(summaryLine(result, outputsOf(result.name), plan.projectDir));
     if (options.metadataFile) writeFileSync(path.resolve(options.metadataFile), `${JSON.stringify(runMetadata(results), null, 2)}\n`);
     return 0;
   } finally {

@@ -6,6 +6,7 @@ import { TargetCompiler } from "./target-compiler.ts";
 import type { CompiledExport, CompiledJob, CompiledLocalDir, CompiledTarget, CompileOptions, Requirements } from "./types.ts";
 
 export type * from "./types.ts";
+export { imageConfigKey } from "./target-compiler.ts";
 
 /** Caches with a host folder used by `t` or its base chain, each with the target that declares it first from the root. */
 function mirroredCaches(plan: Plan, t: PlannedTarget): Array<{ owner: PlannedTarget; cache: PlannedCache }> {

@@ -1,5 +1,5 @@
 import path from "node:path";
-import { copy, image, local, mkdir, scratch, type ExecState, type Mount, type State } from "../llb/index.ts";
+import { copy, formatPlatform, image, local, mkdir, scratch, type ExecState, type Mount, type Platform, type State } from "../llb/index.ts";
 import { renderValue, type Value, type Variable } from "../model/index.ts";
 import type { Plan, PlannedTarget } from "../plan/index.ts";
 import { localNameOf } from "./local-name.ts";
@@ -9,6 +9,11 @@ const posix = path.posix;
 
 function commandName(argv: string[]): string {
   return argv.length === 3 && argv[0] === "/bin/sh" && argv[1] === "-c" ? argv[2]! : argv.join(" ");
+}
+
+/** How resolved image configs are keyed: the ref, and the platform when a target sets one. */
+export function imageConfigKey(ref: string, platform: Platform | undefined): string {
+  return platform ? `${ref}@${formatPlatform(platform)}` : ref;
 }
 
 const copyOptions = { copyDirContents: true, createDestPath: true, followSymlinks: true, allowWildcard: true, allowEmptyWildcard: true } as const;
@@ -83,7 +88,7 @@ export class TargetCompiler {
     }
     if (t.base.kind === "scratch") return t.platform ? scratch().platform(t.platform) : scratch();
     let state = image(t.base.ref, t.platform ? { platform: t.platform } : {});
-    const config = this.options.imageConfigs?.get(t.base.ref);
+    const config = this.options.imageConfigs?.get(imageConfigKey(t.base.ref, t.platform));
     if (config) {
       for (const [key, value] of config.env) state = state.env(key, value);
       state = state.dir(config.workdir || "/");

@@ -36,7 +36,7 @@ export async function loadConfig(file: string): Promise<LoadedConfig> {
       },
     });
   } catch (err) {
-    throw new UserInputError("CONFIG_EVAL", `${path.basename(file)} failed to load: ${describeLoadError(err)}`, {
+    throw new UserInputError("CONFIG_EVAL", `${path.basename(file)} failed to load: ${describeLoadError(err, file)}`, {
       hint: "fix the error in the config file",
       context: { file },
       cause: err,
@@ -64,10 +64,14 @@ function unwrapCommonJs(namespace: Record<string, unknown>): Record<string, unkn
   return exports;
 }
 
-function describeLoadError(err: unknown): string {
+function describeLoadError(err: unknown, file: string): string {
   if (!(err instanceof Error)) return String(err);
-  // Point at the user's file rather than at brewkit's loader.
-  const frame = err.stack?.split("\n").find((l) => l.includes("brewkit.config") || /\.m?[jt]s:\d+:\d+/.test(l) && !l.includes("node_modules"));
-  const where = frame ? ` (${frame.trim().replace(/^at /, "")})` : "";
-  return `${err.message}${where}`;
+  // Point at the user's file when the stack has a real position in it; frames of
+  // compiled code (data: URLs, brewkit's loader) say nothing useful to a user.
+  const frame = err.stack
+    ?.split("\n")
+    .map((l) => l.trim())
+    .find((l) => l.startsWith("at ") && !l.includes("data:") && (l.includes(file) || l.includes(pathToFileURL(file).href)));
+  const position = frame ? /:(\d+):(\d+)\)?$/.exec(frame) : null;
+  return position ? `${err.message} (${file}:${position[1]}:${position[2]})` : err.message;
 }

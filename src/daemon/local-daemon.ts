@@ -27,10 +27,12 @@ export class LocalDaemon {
   /**
    * @param paths where the daemon keeps its files
    * @param extraAddresses more addresses to listen on besides the socket, e.g. `tcp://127.0.0.1:1234`
+   * @param allowHostNetwork let targets use `network: "host"` (the `network.host` entitlement)
    */
   constructor(
     readonly paths: DaemonPaths,
     private readonly extraAddresses: string[] = [],
+    private readonly allowHostNetwork = true,
   ) {}
 
   /** The daemon's address, `unix://<socket>`. */
@@ -80,6 +82,8 @@ export class LocalDaemon {
       "--root", this.paths.root,
       "--oci-worker=true",
       "--containerd-worker=false",
+      // brewkit's own daemon serves one user, who may ask for host networking per target.
+      ...(this.allowHostNetwork ? ["--allow-insecure-entitlement", "network.host"] : []),
     ];
     if (existsSync(this.paths.configFile)) args.push("--config", this.paths.configFile);
     const [command, commandArgs] = this.wrapUnprivileged(binary, args);

@@ -112,6 +112,16 @@ function buildFailure(target: string, err: unknown, tracker: ProgressTracker, ca
       cause: err,
     });
   }
+  const message = err instanceof Error ? err.message : String(err);
+  const entitlement = /(network\.host|security\.insecure)[^\n]* is not allowed|is not allowed[^\n]*(network\.host|security\.insecure)/.exec(message);
+  if (entitlement) {
+    const name = entitlement[1] ?? entitlement[2];
+    return new BuildError("ENTITLEMENT_DENIED", `target "${target}" needs the daemon's ${name} entitlement, which it does not allow`, {
+      context: { target },
+      hint: `start buildkitd with --allow-insecure-entitlement ${name} (brewkit's own daemon allows network.host), or remove network: "host" from the target`,
+      cause: err,
+    });
+  }
   if (err instanceof BrewkitError && err.code !== "DAEMON_ERROR") return err;
   return new BuildError("BUILD_FAILED", `target "${target}" failed: ${(err as Error).message}`, { context: { target }, cause: err });
 }

@@ -69,3 +69,15 @@ export const app = target({ from: base, copy: "src", command: "echo built", outp
     expect(existsSync(path.join(project, "out"))).toBe(false);
   });
 });
+
+describe("a config that fails to load", () => {
+  it("is reported with its file and message, without compiled code or a stack trace", async () => {
+    const project = makeProject({ "brewkit.config.ts": `import { target } from "brewkit";\nexport const x = target({ from: notDefined });\n` });
+    const result = await brewkit(["run", "x"], { cwd: project });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("brewkit.config.ts failed to load: notDefined is not defined");
+    expect(result.stderr).not.toContain("data:");
+    expect(result.stderr.length).toBeLessThan(600);
+    expect(result.stderr).not.toMatch(/^\s+at /m);
+  });
+});

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -35,6 +35,16 @@ describe("the managed local daemon", () => {
     expect(second.code).toBe(0);
     expect(second.stderr).not.toContain("started buildkitd");
     expect(readFileSync(path.join(home, "daemon", "buildkitd.pid"), "utf8")).toBe(pid);
+  });
+
+  it("allows host networking for targets that ask for it", async () => {
+    const hostProject = makeProject({
+      "brewkit.config.ts": `import { target, scratch } from "brewkit";\n${busyboxBase}\nexport default target({ from: base, network: "host", command: "mkdir -p /o && ls /sys/class/net | sort > /o/net", output: { artifact: "/o", local: "out" } });\n`,
+    });
+    const result = await brewkit(["run"], { cwd: hostProject, env });
+    expect(result.code).toBe(0);
+    const hostInterfaces = readdirSync("/sys/class/net").sort();
+    expect(readFileSync(path.join(hostProject, "out", "net"), "utf8").split("\n").filter(Boolean)).toEqual(hostInterfaces);
   });
 
   it("reports its status and version, and stops", async () => {

@@ -56,7 +56,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
     } else {
       const tcp = `tcp://127.0.0.1:${await freePort()}`;
       const paths = daemonPaths(path.join(dir, "daemon"), defaultDaemonPaths().binDir);
-      const daemon = new LocalDaemon(paths, [tcp]);
+      // Host networking stays refused here, so the refusal can be tested; brewkit's own daemon allows it.
+      const daemon = new LocalDaemon(paths, [tcp], false);
       mkdirSync(paths.dir);
       writeFileSync(paths.configFile, mirrorConfig(registry.address), { flag: "wx" });
       // Registered first: a daemon that timed out while starting may still be running.

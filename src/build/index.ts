@@ -1,0 +1,108 @@
+import type { ControlClient } from "../client/control.ts";
+import { compileTarget, compileVariable, imageConfigKey, phasesOf, type CompiledTarget, type CompiledLocalDir } from "../compile/index.ts";
+import { formatPlatform, type Platform } from "../llb/index.ts";
+import type { Variable } from "../model/index.ts";
+import type { Plan } from "../plan/index.ts";
+import type { ProgressEvent } from "../progress/index.ts";
+import { readFilesWith, resolveImageConfigsWith, type ImageConfig } from "../resolve/index.ts";
+import type { SecretStore } from "../secrets/index.ts";
+import { secretsService } from "../session/secrets-service.ts";
+import { sshAgentSockets, sshService } from "../session/ssh-service.ts";
+import type { SessionService } from "../session/services.ts";
+import { withGatewayBuild } from "../solve/gateway-build.ts";
+import { mergeByTarget, solveWaves, type SolveResult } from "../solve/index.ts";
+import { variableRounds } from "./variables.ts";
+
+/** What a build needs besides the plan. */
+export interface BuildOptions {
+  /** The worker's platform. */
+  platform: Platform;
+  /** Stable key of this machine and project (uploads stay incremental). */
+  sharedKey: string;
+  /** Unique per run. */
+  runId: string;
+  /** Secret values for the steps that mount secrets. */
+  secrets: SecretStore;
+  /** `--ssh` flags (`id=socket`), on top of SSH_AUTH_SOCK. */
+  sshFlags?: string[];
+  onEvent?: (job: string, event: ProgressEvent) => void;
+  signal?: AbortSignal;
+}
+
+/** The compiled targets of a plan, in the plan's waves. */
+export interface PreparedBuild {
+  waves: CompiledTarget[][];
+  /** Values of the variables that were evaluated. */
+  variables: ReadonlyMap<Variable, string>;
+}
+
+/** Image bases of the plan, as `[ref, platform]` with the key compile looks them up by. */
+function imageBases(plan: Plan, platform: Platform): Array<{ key: string; ref: string; platform: Platform }> {
+  const all = [...plan.targets.values(), ...[...plan.variables.values()].map((v) => v.target)];
+  const bases = new Map<string, { key: string; ref: string; platform: Platform }>();
+  for (const t of all) {
+    if (t.base.kind !== "image") continue;
+    const key = imageConfigKey(t.base.ref, t.platform);
+    bases.set(key, { key, ref: t.base.ref, platform: t.platform ?? platform });
+  }
+  return [...bases.values()];
+}
+
+/**
+ * Resolves the base images and evaluates the variables the plan needs (in one
+ * gateway build, only if there is anything to look up), then compiles every target.
+ */
+export async function prepareBuild(control: ControlClient, plan: Plan, options: Omit<BuildOptions, "secrets" | "sshFlags">): Promise<PreparedBuild> {
+  const imageConfigs = new Map<string, ImageConfig>();
+  const variables = new Map<Variable, string>();
+  const bases = imageBases(plan, options.platform);
+  const compileOptions = { platform: options.platform, localUniqueId: options.sharedKey, runId: options.runId, imageConfigs, variables };
+  if (bases.length > 0 || plan.variables.size > 0) {
+    // Dirs are added as variables are compiled; the session looks names up when asked.
+    const localDirs = new Map<string, CompiledLocalDir>();
+    await withGatewayBuild(control, { name: "prepare", sharedKey: options.sharedKey, localDirs, onEvent: options.onEvent, signal: options.signal }, async (bridge) => {
+      const byPlatform = new Map<string, typeof bases>();
+      for (const base of bases) byPlatform.set(formatPlatform(base.platform), [...(byPlatform.get(formatPlatform(base.platform)) ?? []), base]);
+      await Promise.all(
+        [...byPlatform.values()].map(async (group) => {
+          const configs = await resolveImageConfigsWith(bridge, group.map((b) => b.ref), group[0]!.platform);
+          for (const b of group) imageConfigs.set(b.key, configs.get(b.ref)!);
+        }),
+      );
+      for (const round of variableRounds(plan)) {
+        const compiled = round.map((v) => compileVariable(plan, v, compileOptions));
+        for (const c of compiled) for (const [name, dir] of c.localDirs) localDirs.set(name, dir);
+        const values = await readFilesWith(bridge, compiled.map((c, i) => ({ definition: c.definition, path: c.valuePath, label: `variable ${plan.variables.get(round[i]!)!.target.name}`, maxBytes: 1 << 20 })));
+        // The value is the command's output without its trailing newline.
+        round.forEach((v, i) => variables.set(v, values[i]!.toString("utf8").replace(/\r?\n$/, "")));
+      }
+    });
+  }
+  const waves = plan.waves.map((wave) => wave.map((name) => compileTarget(plan, name, compileOptions)));
+  return { waves, variables };
+}
+
+/** Checks what the build needs from this machine (secret values, ssh agents) and returns the session services serving it. */
+function sessionServices(plan: Plan, options: BuildOptions): SessionService[] {
+  const secrets = [...plan.targets.values()].flatMap((t) => t.secrets.map((s) => ({ id: s.id, optional: s.optional })));
+  const sshIds = [...new Set([...plan.targets.values()].flatMap((t) => (t.ssh ? [t.ssh.id] : [])))];
+  const services: SessionService[] = [];
+  if (secrets.length > 0) {
+    options.secrets.assertAvailable(secrets);
+    services.push(secretsService(options.secrets));
+  }
+  if (sshIds.length > 0) services.push(sshService(sshAgentSockets(sshIds, options.sshFlags ?? [])));
+  return services;
+}
+
+/** Runs a plan on the daemon: checks, preparation, then every target's Solves; results per target. */
+export async function buildPlan(control: ControlClient, plan: Plan, options: BuildOptions): Promise<{ results: SolveResult[]; prepared: PreparedBuild }> {
+  // Secrets and agents are checked before anything reaches the daemon.
+  const services = sessionServices(plan, options);
+  const prepared = await prepareBuild(control, plan, options);
+  const jobs = prepared.waves.map((wave) =>
+    wave.map((compiled) => phasesOf(compiled).map((phase) => phase.map((job) => ({ ...job, services, entitlements: job.requirements.entitlements })))),
+  );
+  const results = await solveWaves(control, jobs, { sharedKey: options.sharedKey, onEvent: options.onEvent, signal: options.signal });
+  return { results: mergeByTarget(results), prepared };
+}
