@@ -1,5 +1,5 @@
 import type { ControlClient } from "../client/control.ts";
-import { compileTarget, compileVariable, imageConfigKey, phasesOf, type CompiledTarget, type CompiledLocalDir } from "../compile/index.ts";
+import { compileTarget, compileVariable, imageConfigKey, phasesOf, type CompiledTarget, type CompiledLocalDir, type CompileOptions } from "../compile/index.ts";
 import { formatPlatform, type Platform } from "../llb/index.ts";
 import type { Variable } from "../model/index.ts";
 import type { Plan } from "../plan/index.ts";
@@ -34,6 +34,8 @@ export interface PreparedBuild {
   waves: CompiledTarget[][];
   /** Values of the variables that were evaluated. */
   variables: ReadonlyMap<Variable, string>;
+  /** What the targets were compiled with (resolved images, variable values). */
+  compileOptions: CompileOptions;
 }
 
 /** Image bases of the plan, as `[ref, platform]` with the key compile looks them up by. */
@@ -79,7 +81,7 @@ export async function prepareBuild(control: ControlClient, plan: Plan, options: 
     });
   }
   const waves = plan.waves.map((wave) => wave.map((name) => compileTarget(plan, name, compileOptions)));
-  return { waves, variables };
+  return { waves, variables, compileOptions };
 }
 
 /** Checks what the build needs from this machine (secret values, ssh agents) and returns the session services serving it. */

@@ -1,5 +1,6 @@
 import { cac } from "cac";
 import { BrewkitError } from "../errors.ts";
+import { cacheCommand } from "./cache-command.ts";
 import { daemonCommand } from "./daemon-command.ts";
 import { definitionCommand } from "./definition-command.ts";
 import { runCommand } from "./run-command.ts";
@@ -35,6 +36,13 @@ cli
   .command("daemon <action>", "Manage brewkit's local buildkitd: install, start, stop, status, logs")
   .option("--lines <n>", "Log lines to print (logs)", { default: 50 })
   .action((action: string, options) => daemonCommand(action, options));
+
+cli
+  .command("cache <action> [id] [dir]", "Move a cache mount's content: `cache export <id> <dir>` writes it to a host folder, `cache import <id> <dir>` loads one")
+  .option("--image <ref>", "Image that runs the copy; it needs sh and cp", { default: "busybox" })
+  .option("--target <name>", "Run the copy in this target of the config instead of --image")
+  .option("--progress <mode>", "Progress output: auto, plain or quiet", { default: "auto" })
+  .action((action: string, id: string | undefined, dir: string | undefined, options) => cacheCommand(action, id, dir, options));
 
 cli.help();
 cli.version(version);

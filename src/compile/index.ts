@@ -1,4 +1,4 @@
-import { copy, marshal, scratch, type Definition } from "../llb/index.ts";
+import { copy, marshal, scratch, type Definition, type State } from "../llb/index.ts";
 import type { Variable } from "../model/index.ts";
 import { checkOutputDir, type Plan, type PlannedCache, type PlannedTarget } from "../plan/index.ts";
 import { seedStep, writeBackStep } from "./cache-mirror.ts";
@@ -7,6 +7,13 @@ import type { CompiledExport, CompiledJob, CompiledLocalDir, CompiledTarget, Com
 
 export type * from "./types.ts";
 export { imageConfigKey } from "./target-compiler.ts";
+export { compileCacheExport, compileCacheImport, type CacheTransfer, type CacheTransferOptions } from "./cache-transfer.ts";
+
+/** The final LLB state of a target and the host dirs it reads, e.g. as the tool of a cache transfer. */
+export function targetState(plan: Plan, name: string, options: CompileOptions): { state: State; localDirs: Map<string, CompiledLocalDir> } {
+  const compiler = new TargetCompiler(plan, options);
+  return { state: compiler.stateOf(name), localDirs: compiler.localDirs };
+}
 
 /** Caches with a host folder used by `t` or its base chain, each with the target that declares it first from the root. */
 function mirroredCaches(plan: Plan, t: PlannedTarget): Array<{ owner: PlannedTarget; cache: PlannedCache }> {

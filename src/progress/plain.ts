@@ -27,7 +27,8 @@ export function plainRenderer(write: (line: string) => void): (job: string, even
       case "completed":
         if (v.error) write(`${id} ERROR: ${v.error}`);
         else if (v.cached) write(`${id} CACHED`);
-        else write(`${id} DONE ${seconds((v.completed ?? 0) - (v.started ?? v.completed ?? 0))}`);
+        else if (v.started !== undefined && v.completed !== undefined && v.completed >= v.started) write(`${id} DONE ${seconds(v.completed - v.started)}`);
+        else write(`${id} DONE`);
         break;
       case "log":
         write(`${id} ${event.line}`);

@@ -57,3 +57,35 @@ export const build = target({
     expect(hostLog()).toBe("run 1\nrun 2\nrun 3\n");
   });
 });
+
+describe("brewkit cache export / import", () => {
+  it("moves a cache's content to a host folder and into another cache", async () => {
+    const id = `transfer-${Date.now()}`;
+    const project = makeProject({
+      "brewkit.config.ts": `import { target, scratch, cache } from "brewkit";
+${busyboxBase}
+export const fill = target({ from: base, cache: [cache("${id}", "/c")], command: "mkdir -p /c/sub && echo one > /c/sub/file # ${id}" });
+export const show = target({ from: base, cache: [cache("${id}-copy", "/c")], command: "mkdir -p /o && cat /c/sub/file /c/extra > /o/seen # ${id}", output: { artifact: "/o", local: "out" } });
+`,
+    });
+    expect((await brewkit(["run", "fill"], { cwd: project })).code).toBe(0);
+    const exported = await brewkit(["cache", "export", id, "exported"], { cwd: project });
+    expect(exported.stderr).toContain(`✔ exported cache ${id} to exported`);
+    expect(readFileSync(path.join(project, "exported/sub/file"), "utf8")).toBe("one\n");
+
+    writeFileSync(path.join(project, "exported/extra"), "two\n");
+    const imported = await brewkit(["cache", "import", `${id}-copy`, "exported", "--target", "base"], { cwd: project });
+    expect(imported.stderr).toContain(`✔ imported exported into cache ${id}-copy`);
+    expect((await brewkit(["run", "show"], { cwd: project })).code).toBe(0);
+    expect(readFileSync(path.join(project, "out/seen"), "utf8")).toBe("one\ntwo\n");
+  });
+
+  it("explains what it needs", async () => {
+    const project = makeProject({ "brewkit.config.ts": `export {};\n` });
+    const missing = await brewkit(["cache", "import", "x", "no-such-dir"], { cwd: project });
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain("no-such-dir is not a folder");
+    const bad = await brewkit(["cache", "copy", "x", "y"], { cwd: project });
+    expect(bad.stderr).toContain('unknown cache action "copy"');
+  });
+});

@@ -1,0 +1,64 @@
+import { existsSync, statSync } from "node:fs";
+import path from "node:path";
+import { prepareBuild } from "../build/index.ts";
+import { compileCacheExport, compileCacheImport, targetState, type CompiledLocalDir } from "../compile/index.ts";
+import { UserInputError } from "../errors.ts";
+import { image, type Platform, type State } from "../llb/index.ts";
+import { plainRenderer } from "../progress/index.ts";
+import { newId } from "../session/ids.ts";
+import { solveJob } from "../solve/index.ts";
+import type { ControlClient } from "../client/control.ts";
+import { connect, tlsFromFlags, type ConnectFlags } from "./connect.ts";
+import { loadProject, planProject } from "./project.ts";
+import { projectSharedKey } from "./shared-key.ts";
+
+/** Options of `brewkit cache export|import`. */
+export interface CacheOptions extends ConnectFlags {
+  config?: string;
+  progress?: string;
+  /** Image that runs the copy (needs `sh` and `cp`). */
+  image?: string;
+  /** A target of the config that runs the copy instead of `image`. */
+  target?: string;
+}
+
+async function toolState(control: ControlClient, platform: Platform, options: CacheOptions, runId: string): Promise<{ state: State; localDirs: Map<string, CompiledLocalDir> }> {
+  if (!options.target) return { state: image(options.image ?? "busybox"), localDirs: new Map() };
+  const project = await loadProject(options);
+  const plan = planProject(project, [options.target]);
+  const name = plan.requested[0]!;
+  const prepared = await prepareBuild(control, { ...plan, waves: [] }, { platform, sharedKey: projectSharedKey(plan.projectDir), runId });
+  return targetState(plan, name, prepared.compileOptions);
+}
+
+/** `brewkit cache export <id> <dir>` / `brewkit cache import <id> <dir>`: move a cache mount's content to or from a host folder. */
+export async function cacheCommand(action: string, id: string | undefined, dir: string | undefined, options: CacheOptions): Promise<number> {
+  if (action !== "export" && action !== "import") {
+    throw new UserInputError("UNKNOWN_CACHE_ACTION", `unknown cache action "${action}"`, { hint: "use `brewkit cache export <id> <dir>` or `brewkit cache import <id> <dir>`" });
+  }
+  if (!id || !dir) throw new UserInputError("CACHE_ARGS", `\`brewkit cache ${action}\` needs a cache id and a host folder`, { hint: `e.g. brewkit cache ${action} go-mod .cache/go-mod` });
+  const hostDir = path.resolve(dir);
+  if (action === "import" && !(existsSync(hostDir) && statSync(hostDir).isDirectory())) {
+    throw new UserInputError("CACHE_IMPORT_DIR", `${hostDir} is not a folder`, { hint: "import from an existing folder, e.g. one written by `brewkit cache export`" });
+  }
+  const err = (line: string) => process.stderr.write(`${line}\n`);
+  const { control, platform } = await connect({ addr: options.addr, tls: tlsFromFlags(options), log: err });
+  try {
+    const runId = newId();
+    const tool = await toolState(control, platform, options, runId);
+    const transfer = action === "export" ? compileCacheExport(id, { tool: tool.state, platform, runId }) : compileCacheImport(id, hostDir, { tool: tool.state, platform, runId });
+    for (const [name, dir] of tool.localDirs) transfer.localDirs.set(name, dir);
+    const result = await solveJob(
+      control,
+      { name: `cache ${action}`, definition: transfer.definition, localDirs: transfer.localDirs, exports: action === "export" ? [{ dest: hostDir, incremental: true }] : [] },
+      { sharedKey: projectSharedKey(hostDir), onEvent: options.progress === "quiet" ? undefined : plainRenderer(err) },
+    );
+    const t = result.transfer;
+    err(action === "export"
+      ? `✔ exported cache ${id} to ${dir}: ${t.filesReceived} files written, ${t.filesReused} unchanged`
+      : `✔ imported ${dir} into cache ${id}: ${[...t.sentFiles.values()].flat().length} files uploaded`);
+    return 0;
+  } finally {
+    control.close();
+  }
+}
