@@ -8,6 +8,7 @@ import { plainRenderer } from "../progress/index.ts";
 import { newId } from "../session/ids.ts";
 import { solveJob } from "../solve/index.ts";
 import type { ControlClient } from "../client/control.ts";
+import { printDiskUsage, pruneCache } from "./cache-usage.ts";
 import { connect, tlsFromFlags, type ConnectFlags } from "./connect.ts";
 import { loadProject, planProject } from "./project.ts";
 import { projectSharedKey } from "./shared-key.ts";
@@ -20,6 +21,8 @@ export interface CacheOptions extends ConnectFlags {
   image?: string;
   /** A target of the config that runs the copy instead of `image`. */
   target?: string;
+  /** prune: every unused record, not only the ones the daemon would collect first. */
+  all?: boolean;
 }
 
 async function toolState(control: ControlClient, platform: Platform, options: CacheOptions, runId: string): Promise<{ state: State; localDirs: Map<string, CompiledLocalDir> }> {
@@ -31,10 +34,24 @@ async function toolState(control: ControlClient, platform: Platform, options: Ca
   return targetState(plan, name, prepared.compileOptions);
 }
 
-/** `brewkit cache export <id> <dir>` / `brewkit cache import <id> <dir>`: move a cache mount's content to or from a host folder. */
+/**
+ * `brewkit cache du|prune`: the daemon's cache; `brewkit cache export <id> <dir>` /
+ * `brewkit cache import <id> <dir>`: move a cache mount's content to or from a host folder.
+ */
 export async function cacheCommand(action: string, id: string | undefined, dir: string | undefined, options: CacheOptions): Promise<number> {
+  if (action === "du" || action === "prune") {
+    const out = (line: string) => process.stdout.write(`${line}\n`);
+    const { control } = await connect({ addr: options.addr, tls: tlsFromFlags(options), log: (l) => process.stderr.write(`${l}\n`) });
+    try {
+      if (action === "du") await printDiskUsage(control, out);
+      else await pruneCache(control, options.all === true, out);
+      return 0;
+    } finally {
+      control.close();
+    }
+  }
   if (action !== "export" && action !== "import") {
-    throw new UserInputError("UNKNOWN_CACHE_ACTION", `unknown cache action "${action}"`, { hint: "use `brewkit cache export <id> <dir>` or `brewkit cache import <id> <dir>`" });
+    throw new UserInputError("UNKNOWN_CACHE_ACTION", `unknown cache action "${action}"`, { hint: "use `brewkit cache du`, `cache prune [--all]`, `cache export <id> <dir>` or `cache import <id> <dir>`" });
   }
   if (!id || !dir) throw new UserInputError("CACHE_ARGS", `\`brewkit cache ${action}\` needs a cache id and a host folder`, { hint: `e.g. brewkit cache ${action} go-mod .cache/go-mod` });
   const hostDir = path.resolve(dir);

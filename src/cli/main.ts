@@ -3,6 +3,7 @@ import { BrewkitError } from "../errors.ts";
 import { cacheCommand } from "./cache-command.ts";
 import { daemonCommand } from "./daemon-command.ts";
 import { definitionCommand } from "./definition-command.ts";
+import { graphCommand } from "./graph-command.ts";
 import { runCommand } from "./run-command.ts";
 import { targetsCommand } from "./targets-command.ts";
 import { version } from "./version.ts";
@@ -38,11 +39,17 @@ cli
   .action((action: string, options) => daemonCommand(action, options));
 
 cli
-  .command("cache <action> [id] [dir]", "Move a cache mount's content: `cache export <id> <dir>` writes it to a host folder, `cache import <id> <dir>` loads one")
+  .command("cache <action> [id] [dir]", "The daemon's cache: `cache du`, `cache prune [--all]`, `cache export <id> <dir>` (a cache mount to a host folder), `cache import <id> <dir>`")
+  .option("--all", "prune: remove every unused record")
   .option("--image <ref>", "Image that runs the copy; it needs sh and cp", { default: "busybox" })
   .option("--target <name>", "Run the copy in this target of the config instead of --image")
   .option("--progress <mode>", "Progress output: auto, plain or quiet", { default: "auto" })
   .action((action: string, id: string | undefined, dir: string | undefined, options) => cacheCommand(action, id, dir, options));
+
+cli
+  .command("graph [target]", "Print what a target (default: the default target) is built from")
+  .option("--format <format>", "text or mermaid", { default: "text" })
+  .action((target: string | undefined, options) => graphCommand(target, options));
 
 cli.help();
 cli.version(version);
