@@ -4,6 +4,7 @@ import { formatPlatform, type Platform } from "../llb/index.ts";
 import type { Variable } from "../model/index.ts";
 import type { Plan } from "../plan/index.ts";
 import type { ProgressEvent } from "../progress/index.ts";
+import type { Moby_Buildkit_V1_StatusResponse as StatusResponse } from "../proto/generated.ts";
 import { readFilesWith, resolveImageConfigsWith, type ImageConfig } from "../resolve/index.ts";
 import type { SecretStore } from "../secrets/index.ts";
 import { secretsService } from "../session/secrets-service.ts";
@@ -26,6 +27,8 @@ export interface BuildOptions {
   /** `--ssh` flags (`id=socket`), on top of SSH_AUTH_SOCK. */
   sshFlags?: string[];
   onEvent?: (job: string, event: ProgressEvent) => void;
+  /** Receives every raw Status message of the target builds. */
+  onStatus?: (job: string, message: StatusResponse) => void;
   signal?: AbortSignal;
 }
 
@@ -54,7 +57,7 @@ function imageBases(plan: Plan, platform: Platform): Array<{ key: string; ref: s
  * Resolves the base images and evaluates the variables the plan needs (in one
  * gateway build, only if there is anything to look up), then compiles every target.
  */
-export async function prepareBuild(control: ControlClient, plan: Plan, options: Omit<BuildOptions, "secrets" | "sshFlags">): Promise<PreparedBuild> {
+export async function prepareBuild(control: ControlClient, plan: Plan, options: Omit<BuildOptions, "secrets" | "sshFlags" | "onStatus">): Promise<PreparedBuild> {
   const imageConfigs = new Map<string, ImageConfig>();
   const variables = new Map<Variable, string>();
   const bases = imageBases(plan, options.platform);
@@ -105,6 +108,6 @@ export async function buildPlan(control: ControlClient, plan: Plan, options: Bui
   const jobs = prepared.waves.map((wave) =>
     wave.map((compiled) => phasesOf(compiled).map((phase) => phase.map((job) => ({ ...job, services, entitlements: job.requirements.entitlements })))),
   );
-  const results = await solveWaves(control, jobs, { sharedKey: options.sharedKey, onEvent: options.onEvent, signal: options.signal });
+  const results = await solveWaves(control, jobs, { sharedKey: options.sharedKey, onEvent: options.onEvent, onStatus: options.onStatus, signal: options.signal });
   return { results: mergeByTarget(results), prepared };
 }

@@ -4,11 +4,11 @@ import { prepareBuild } from "../build/index.ts";
 import { compileCacheExport, compileCacheImport, targetState, type CompiledLocalDir } from "../compile/index.ts";
 import { UserInputError } from "../errors.ts";
 import { image, type Platform, type State } from "../llb/index.ts";
-import { plainRenderer } from "../progress/index.ts";
 import { newId } from "../session/ids.ts";
 import { solveJob } from "../solve/index.ts";
 import type { ControlClient } from "../client/control.ts";
 import { printDiskUsage, pruneCache } from "./cache-usage.ts";
+import { progressOutput } from "./progress-mode.ts";
 import { connect, tlsFromFlags, type ConnectFlags } from "./connect.ts";
 import { loadProject, planProject } from "./project.ts";
 import { projectSharedKey } from "./shared-key.ts";
@@ -62,14 +62,15 @@ export async function cacheCommand(action: string, id: string | undefined, dir: 
   const { control, platform } = await connect({ addr: options.addr, tls: tlsFromFlags(options), log: err });
   try {
     const runId = newId();
+    const progress = progressOutput(options.progress);
     const tool = await toolState(control, platform, options, runId);
     const transfer = action === "export" ? compileCacheExport(id, { tool: tool.state, platform, runId }) : compileCacheImport(id, hostDir, { tool: tool.state, platform, runId });
     for (const [name, dir] of tool.localDirs) transfer.localDirs.set(name, dir);
     const result = await solveJob(
       control,
       { name: `cache ${action}`, definition: transfer.definition, localDirs: transfer.localDirs, exports: action === "export" ? [{ dest: hostDir, incremental: true }] : [] },
-      { sharedKey: projectSharedKey(hostDir), onEvent: options.progress === "quiet" ? undefined : plainRenderer(err) },
-    );
+      { sharedKey: projectSharedKey(hostDir), onEvent: progress.onEvent, onStatus: progress.onStatus },
+    ).finally(() => progress.finish());
     const t = result.transfer;
     err(action === "export"
       ? `✔ exported cache ${id} to ${dir}: ${t.filesReceived} files written, ${t.filesReused} unchanged`

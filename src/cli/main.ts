@@ -20,7 +20,7 @@ cli.option("--debug", "Print stack traces of errors");
 
 cli
   .command("run [...targets]", "Build targets (default: the config's default export, or `all`) and write their outputs")
-  .option("--progress <mode>", "Progress output: auto, plain or quiet", { default: "auto" })
+  .option("--progress <mode>", "Progress output: auto (tty on a terminal, else plain), tty, plain, rawjson or quiet", { default: "auto" })
   .option("--metadata-file <file>", "Write a JSON record of the run (steps, cache hits, transfers) to <file>")
   .option("--secret <spec>", "Secret value: id=NAME,env=VARIABLE or id=NAME,src=FILE (repeatable)")
   .option("--ssh <spec>", "SSH agent to forward: default, or ID=SOCKET (repeatable; default uses SSH_AUTH_SOCK)")

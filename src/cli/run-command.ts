@@ -1,11 +1,11 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { buildPlan } from "../build/index.ts";
-import { plainRenderer } from "../progress/index.ts";
 import { loadSecretStore } from "../secrets/index.ts";
 import { newId } from "../session/ids.ts";
 import type { SolveResult } from "../solve/index.ts";
 import { connect, tlsFromFlags, type ConnectFlags } from "./connect.ts";
+import { progressOutput } from "./progress-mode.ts";
 import { loadProject, planProject } from "./project.ts";
 import { projectSharedKey } from "./shared-key.ts";
 
@@ -30,6 +30,7 @@ export async function runCommand(names: string[], options: RunOptions): Promise<
   const project = await loadProject(options);
   const plan = planProject(project, names);
   const secrets = await loadSecretStore({ flags: flagList(options.secret) });
+  const progress = progressOutput(options.progress);
   const err = (line: string) => process.stderr.write(`${line}\n`);
   const { control, platform } = await connect({ addr: options.addr, tls: tlsFromFlags(options), log: err });
   const abort = new AbortController();
@@ -45,8 +46,9 @@ export async function runCommand(names: string[], options: RunOptions): Promise<
       secrets,
       sshFlags: flagList(options.ssh),
       signal: abort.signal,
-      onEvent: options.progress === "quiet" ? undefined : plainRenderer(err),
-    });
+      onEvent: progress.onEvent,
+      onStatus: progress.onStatus,
+    }).finally(() => progress.finish());
     // Cache write-backs are incremental exports; the summary names the outputs.
     const outputsOf = (name: string) => prepared.waves.flat().flatMap((t) => t.build).filter((j) => j.name === name).flatMap((j) => j.exports.map((e) => e.dest));
     for (const result of results) err(summaryLine(result, outputsOf(result.name), plan.projectDir));

@@ -1,7 +1,7 @@
 import type { ControlClient } from "../client/control.ts";
 import { BuildError, BrewkitError } from "../errors.ts";
 import { ProgressTracker, type ProgressEvent, type ProgressSummary, type VertexState } from "../progress/index.ts";
-import type { Pb_Definition } from "../proto/generated.ts";
+import type { Moby_Buildkit_V1_StatusResponse as StatusResponse, Pb_Definition } from "../proto/generated.ts";
 import type { LocalDir, LocalExportTarget, TransferStats } from "../session/file-services.ts";
 import { newId } from "../session/ids.ts";
 import { BuildSession } from "../session/session.ts";
@@ -28,6 +28,8 @@ export interface SolveOptions {
   sharedKey: string;
   /** Receives progress of every job. */
   onEvent?: (job: string, event: ProgressEvent) => void;
+  /** Receives every raw Status message of every job. */
+  onStatus?: (job: string, message: StatusResponse) => void;
   /** Cancels the solves in flight. */
   signal?: AbortSignal;
 }
@@ -58,7 +60,10 @@ export async function solveJob(control: ControlClient, job: SolveJob, options: S
   session.open(control);
   const statusDone = (async () => {
     try {
-      for await (const message of control.status(ref, abort.signal)) emit(tracker.update(message));
+      for await (const message of control.status(ref, abort.signal)) {
+        options.onStatus?.(job.name, message);
+        emit(tracker.update(message));
+      }
     } catch {
       // The stream is cancelled when the solve is; the solve's own error is what matters.
     }

@@ -1,0 +1,35 @@
+import { UserInputError } from "../errors.ts";
+import { plainRenderer, rawJsonWriter, TtyRenderer, type ProgressEvent } from "../progress/index.ts";
+import type { Moby_Buildkit_V1_StatusResponse as StatusResponse } from "../proto/generated.ts";
+
+/** The progress output modes, after buildx's. */
+export const progressModes = ["auto", "tty", "plain", "rawjson", "quiet"] as const;
+
+/** Hooks that show a run's progress, and a call to end the display. */
+export interface ProgressOutput {
+  onEvent?: (job: string, event: ProgressEvent) => void;
+  onStatus?: (job: string, message: StatusResponse) => void;
+  finish(): void;
+}
+
+/** The progress display for `mode` on stderr; `auto` is the live view when stderr is a terminal. */
+export function progressOutput(mode: string | undefined, stream: NodeJS.WriteStream = process.stderr, env: NodeJS.ProcessEnv = process.env): ProgressOutput {
+  const chosen = mode ?? "auto";
+  if (!(progressModes as readonly string[]).includes(chosen)) {
+    throw new UserInputError("PROGRESS_MODE", `unknown progress mode "${chosen}"`, { hint: `use one of: ${progressModes.join(", ")}` });
+  }
+  const line = (text: string) => stream.write(`${text}\n`);
+  const effective = chosen === "auto" ? (stream.isTTY ? "tty" : "plain") : chosen;
+  switch (effective) {
+    case "tty": {
+      const tty = new TtyRenderer({ write: (t) => stream.write(t), columns: () => stream.columns || Number(env.COLUMNS) || 80, color: !env.NO_COLOR && env.TERM !== "dumb" });
+      return { onEvent: tty.onEvent, finish: () => tty.finish() };
+    }
+    case "plain":
+      return { onEvent: plainRenderer(line), finish: () => {} };
+    case "rawjson":
+      return { onStatus: rawJsonWriter(line), finish: () => {} };
+    default:
+      return { finish: () => {} };
+  }
+}
