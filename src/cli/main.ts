@@ -4,6 +4,7 @@ import { cacheCommand } from "./cache-command.ts";
 import { daemonCommand } from "./daemon-command.ts";
 import { definitionCommand } from "./definition-command.ts";
 import { graphCommand } from "./graph-command.ts";
+import { initCommand } from "./init-command.ts";
 import { runCommand } from "./run-command.ts";
 import { targetsCommand } from "./targets-command.ts";
 import { version } from "./version.ts";
@@ -45,6 +46,11 @@ cli
   .option("--target <name>", "Run the copy in this target of the config instead of --image")
   .option("--progress <mode>", "Progress output: auto, plain or quiet", { default: "auto" })
   .action((action: string, id: string | undefined, dir: string | undefined, options) => cacheCommand(action, id, dir, options));
+
+cli
+  .command("init [template]", "Write a working brewkit.config.ts project from a template (default: shell)")
+  .option("--dir <dir>", "Directory to write into (default: the current one)")
+  .action((template: string | undefined, options) => initCommand(template, options));
 
 cli
   .command("graph [target]", "Print what a target (default: the default target) is built from")

@@ -33,7 +33,7 @@ export default app;
   });
 
   it("every command has --help", async () => {
-    for (const command of ["run", "targets", "definition", "graph", "cache", "daemon"]) {
+    for (const command of ["run", "targets", "definition", "graph", "cache", "daemon", "init"]) {
       const help = await brewkit([command, "--help"], { cwd: project });
       expect(help.code, command).toBe(0);
       expect(help.stdout, command).toContain(`brewkit ${command}`);
