@@ -6,6 +6,7 @@ import { definitionCommand } from "./definition-command.ts";
 import { graphCommand } from "./graph-command.ts";
 import { initCommand } from "./init-command.ts";
 import { runCommand } from "./run-command.ts";
+import { watchCommand } from "./watch-command.ts";
 import { targetsCommand } from "./targets-command.ts";
 import { version } from "./version.ts";
 
@@ -25,8 +26,16 @@ cli
   .option("--metadata-file <file>", "Write a JSON record of the run (steps, cache hits, transfers) to <file>")
   .option("--secret <spec>", "Secret value: id=NAME,env=VARIABLE or id=NAME,src=FILE (repeatable)")
   .option("--ssh <spec>", "SSH agent to forward: default, or ID=SOCKET (repeatable; default uses SSH_AUTH_SOCK)")
+  .option("--watch", "Keep watching the inputs and rebuild on changes")
   .example("brewkit run build")
   .action((targets: string[], options) => runCommand(targets, options));
+
+cli
+  .command("watch [...targets]", "Build, then rebuild whenever a copied file or the config changes (Ctrl-C to stop)")
+  .option("--progress <mode>", "Progress output: auto, tty, plain, rawjson or quiet", { default: "auto" })
+  .option("--secret <spec>", "Secret value: id=NAME,env=VARIABLE or id=NAME,src=FILE (repeatable)")
+  .option("--ssh <spec>", "SSH agent to forward: default, or ID=SOCKET (repeatable)")
+  .action((targets: string[], options) => watchCommand(targets, options));
 
 cli
   .command("definition <target>", "Print the LLB definition of a target as JSON")

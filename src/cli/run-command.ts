@@ -1,11 +1,15 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { buildPlan } from "../build/index.ts";
-import { loadSecretStore } from "../secrets/index.ts";
+import type { ControlClient } from "../client/control.ts";
+import type { Platform } from "../llb/index.ts";
+import type { Plan } from "../plan/index.ts";
+import { loadSecretStore, type SecretStore } from "../secrets/index.ts";
 import { newId } from "../session/ids.ts";
 import type { SolveResult } from "../solve/index.ts";
 import { connect, tlsFromFlags, type ConnectFlags } from "./connect.ts";
 import { progressOutput } from "./progress-mode.ts";
+import { watchCommand } from "./watch-command.ts";
 import { loadProject, planProject } from "./project.ts";
 import { projectSharedKey } from "./shared-key.ts";
 
@@ -18,6 +22,8 @@ export interface RunOptions extends ConnectFlags {
   secret?: string | string[];
   /** `--ssh` values (one or several). */
   ssh?: string | string[];
+  /** Keep watching the inputs and rebuild on changes. */
+  watch?: boolean;
 }
 
 /** A repeatable flag's values as a list. */
@@ -27,37 +33,45 @@ export function flagList(value: string | string[] | undefined): string[] {
 
 /** `brewkit run [targets...]`: plan, check, prepare, compile, solve, export. */
 export async function runCommand(names: string[], options: RunOptions): Promise<number> {
+  if (options.watch) return watchCommand(names, options);
   const project = await loadProject(options);
   const plan = planProject(project, names);
   const secrets = await loadSecretStore({ flags: flagList(options.secret) });
-  const progress = progressOutput(options.progress);
-  const err = (line: string) => process.stderr.write(`${line}\n`);
   const { control, platform } = await connect({ addr: options.addr, tls: tlsFromFlags(options), log: err });
   const abort = new AbortController();
   const onSigint = () => abort.abort();
   process.once("SIGINT", onSigint);
   try {
-    // A mirrored cache's host folder is uploaded to seed the cache, so it must exist.
-    for (const t of plan.targets.values()) for (const c of t.caches) if (c.hostDir) mkdirSync(c.hostDir, { recursive: true });
-    const { results, prepared } = await buildPlan(control, plan, {
-      platform,
-      sharedKey: projectSharedKey(plan.projectDir),
-      runId: newId(),
-      secrets,
-      sshFlags: flagList(options.ssh),
-      signal: abort.signal,
-      onEvent: progress.onEvent,
-      onStatus: progress.onStatus,
-    }).finally(() => progress.finish());
-    // Cache write-backs are incremental exports; the summary names the outputs.
-    const outputsOf = (name: string) => prepared.waves.flat().flatMap((t) => t.build).filter((j) => j.name === name).flatMap((j) => j.exports.map((e) => e.dest));
-    for (const result of results) err(summaryLine(result, outputsOf(result.name), plan.projectDir));
-    if (options.metadataFile) writeFileSync(path.resolve(options.metadataFile), `${JSON.stringify(runMetadata(results), null, 2)}\n`);
+    const results = await buildOnce(control, platform, plan, secrets, options, abort.signal);
+    for (const line of results.summary) err(line);
     return 0;
   } finally {
     process.off("SIGINT", onSigint);
     control.close();
   }
+}
+
+const err = (line: string) => process.stderr.write(`${line}\n`);
+
+/** One build of a plan with the run options: progress, then per-target summary lines. */
+export async function buildOnce(control: ControlClient, platform: Platform, plan: Plan, secrets: SecretStore, options: RunOptions, signal: AbortSignal): Promise<{ results: SolveResult[]; summary: string[] }> {
+  // A mirrored cache's host folder is uploaded to seed the cache, so it must exist.
+  for (const t of plan.targets.values()) for (const c of t.caches) if (c.hostDir) mkdirSync(c.hostDir, { recursive: true });
+  const progress = progressOutput(options.progress);
+  const { results, prepared } = await buildPlan(control, plan, {
+    platform,
+    sharedKey: projectSharedKey(plan.projectDir),
+    runId: newId(),
+    secrets,
+    sshFlags: flagList(options.ssh),
+    signal,
+    onEvent: progress.onEvent,
+    onStatus: progress.onStatus,
+  }).finally(() => progress.finish());
+  // Cache write-backs are incremental exports; the summary names the outputs.
+  const outputsOf = (name: string) => prepared.waves.flat().flatMap((t) => t.build).filter((j) => j.name === name).flatMap((j) => j.exports.map((e) => e.dest));
+  if (options.metadataFile) writeFileSync(path.resolve(options.metadataFile), `${JSON.stringify(runMetadata(results), null, 2)}\n`);
+  return { results, summary: results.map((r) => summaryLine(r, outputsOf(r.name), plan.projectDir)) };
 }
 
 function summaryLine(result: SolveResult, dests: string[], projectDir: string): string {

@@ -1,0 +1,77 @@
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { findConfigFile } from "../config/index.ts";
+import { BrewkitError } from "../errors.ts";
+import { loadSecretStore } from "../secrets/index.ts";
+import { watchLoop, watchSpec } from "../watch/index.ts";
+import { connect, tlsFromFlags } from "./connect.ts";
+import { ignoreFileNames, loadProject, planProject } from "./project.ts";
+import { buildOnce, flagList, type RunOptions } from "./run-command.ts";
+
+function describeError(error: unknown): string {
+  if (error instanceof BrewkitError) return `${error.message}${error.hint ? `\n  hint: ${error.hint}` : ""}`;
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * `brewkit watch [targets...]` (and `run --watch`): builds, then rebuilds whenever a
+ * copied file, the config or a module it imports changes. Ctrl-C cancels the build in
+ * flight and exits with 130.
+ */
+export async function watchCommand(names: string[], options: RunOptions): Promise<number> {
+  const err = (line: string) => process.stderr.write(`${line}\n`);
+  const configFile = findConfigFile(process.cwd(), options.config);
+  const secrets = await loadSecretStore({ flags: flagList(options.secret) });
+  const { control, platform } = await connect({ addr: options.addr, tls: tlsFromFlags(options), log: err });
+  const abort = new AbortController();
+  const onSigint = () => abort.abort();
+  process.once("SIGINT", onSigint);
+  const relative = (f: string) => path.relative(process.cwd(), f) || f;
+  try {
+    await watchLoop(
+      {
+        load: async () => {
+          const project = await loadProject(options);
+          const plan = planProject(project, names);
+          const ignoreFiles = ignoreFileNames.map((n) => path.join(project.config.projectDir, n)).filter((f) => existsSync(f));
+          return { plan, spec: watchSpec(plan, [project.config.file, ...project.config.importedFiles, ...ignoreFiles]) };
+        },
+        build: async (plan, signal) => {
+          const { results, summary } = await buildOnce(control, platform, plan, secrets, options, signal);
+          const steps = results.reduce((n, r) => n + r.summary.total, 0);
+          const cached = results.reduce((n, r) => n + r.summary.cached, 0);
+          return `${summary.join("\n")}\n  ${results.map((r) => r.name).join(", ")}: ${cached}/${steps} steps cached`;
+        },
+        fallbackFiles: [configFile],
+        report: (report) => {
+          switch (report.kind) {
+            case "watching":
+              err(`watching ${report.paths} paths for changes (Ctrl-C to stop)`);
+              break;
+            case "changed": {
+              const shown = report.files.slice(0, 3).map(relative).join(", ");
+              const more = report.files.length > 3 ? ` and ${report.files.length - 3} more` : "";
+              err(`↻ changed: ${shown}${more}${report.configChanged ? " (config reloaded)" : ""}`);
+              break;
+            }
+            case "built":
+              err(`${report.detail} (${(report.durationMs / 1000).toFixed(1)}s)`);
+              break;
+            case "failed":
+              err(`✖ ${describeError(report.error)}`);
+              err("waiting for changes…");
+              break;
+            case "cancelled":
+              err("… build cancelled");
+              break;
+          }
+        },
+      },
+      abort.signal,
+    );
+    return 130;
+  } finally {
+    process.off("SIGINT", onSigint);
+    control.close();
+  }
+}

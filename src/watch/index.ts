@@ -1,0 +1,123 @@
+import { watch, type FSWatcher } from "chokidar";
+import path from "node:path";
+import type { WatchSpec } from "./paths.ts";
+
+export { watchSpec, type WatchSpec } from "./paths.ts";
+
+/** One evaluation of the config: what to build and what to watch. */
+export interface WatchTarget<P> {
+  plan: P;
+  spec: WatchSpec;
+}
+
+/** What the loop reports between builds. */
+export type WatchReport =
+  | { kind: "watching"; paths: number }
+  | { kind: "changed"; files: string[]; configChanged: boolean }
+  | { kind: "built"; durationMs: number; detail: string }
+  | { kind: "failed"; error: unknown }
+  | { kind: "cancelled" };
+
+/** The moving parts the loop drives. */
+export interface WatchLoopOptions<P> {
+  /** Evaluates the config again (a fresh module graph) and plans. */
+  load(): Promise<WatchTarget<P>>;
+  /** Builds a plan; must stop promptly when `signal` aborts. Returns a one-line summary. */
+  build(plan: P, signal: AbortSignal): Promise<string>;
+  /** Files to watch while the config cannot be loaded (the config itself, at least). */
+  fallbackFiles: string[];
+  report(report: WatchReport): void;
+  /** Quiet time after the last change before rebuilding. */
+  debounceMs?: number;
+  /** Called when a rebuild starts because of a change, before any I/O (for measuring). */
+  onTrigger?: () => void;
+}
+
+/**
+ * Builds, then watches the inputs and rebuilds on every change until `signal` aborts:
+ * changes are debounced, a build in flight is cancelled (and awaited) first, the config
+ * is evaluated again when it or a module it imports changed, and a failing build or
+ * config is reported while watching goes on.
+ */
+export async function watchLoop<P>(options: WatchLoopOptions<P>, signal: AbortSignal): Promise<void> {
+  const debounceMs = options.debounceMs ?? 50;
+  let current: WatchTarget<P> | undefined;
+  let watcher: FSWatcher | undefined;
+  let watchedKey = "";
+  let building: { abort: AbortController; done: Promise<void> } | undefined;
+  let pending = new Set<string>();
+  let timer: NodeJS.Timeout | undefined;
+  // Set when the debounce fired; checked before sleeping so a change seen while a
+  // rebuild was being set up is never lost.
+  let due = false;
+  let wake: (() => void) | undefined;
+  const fire = () => {
+    due = true;
+    wake?.();
+  };
+
+  const rewatch = async (paths: string[], isIgnored: (p: string) => boolean) => {
+    const key = JSON.stringify(paths);
+    if (key === watchedKey && watcher) return;
+    await watcher?.close();
+    watchedKey = key;
+    watcher = watch(paths, { ignoreInitial: true, ignored: (p: string) => isIgnored(path.resolve(p)) });
+    watcher.on("all", (_event, file) => {
+      pending.add(path.resolve(file));
+      clearTimeout(timer);
+      timer = setTimeout(fire, debounceMs);
+    });
+    await new Promise<void>((resolve) => watcher!.once("ready", () => resolve()));
+    options.report({ kind: "watching", paths: paths.length });
+  };
+
+  const load = async (): Promise<boolean> => {
+    try {
+      current = await options.load();
+      await rewatch(current.spec.paths, current.spec.isIgnored);
+      return true;
+    } catch (error) {
+      options.report({ kind: "failed", error });
+      const files = current ? [...current.spec.configFiles] : options.fallbackFiles;
+      await rewatch(files, () => false);
+      return false;
+    }
+  };
+
+  const startBuild = () => {
+    if (!current) return;
+    const abort = new AbortController();
+    const plan = current.plan;
+    const started = Date.now();
+    const done = options.build(plan, abort.signal).then(
+      (detail) => options.report({ kind: "built", durationMs: Date.now() - started, detail }),
+      (error: unknown) => options.report(abort.signal.aborted ? { kind: "cancelled" } : { kind: "failed", error }),
+    );
+    building = { abort, done };
+  };
+
+  const stop = async () => {
+    building?.abort.abort();
+    await building?.done;
+  };
+  signal.addEventListener("abort", fire, { once: true });
+
+  if (await load()) startBuild();
+  while (!signal.aborted) {
+    if (!due) await new Promise<void>((resolve) => (wake = resolve));
+    due = false;
+    if (signal.aborted) break;
+    const files = [...pending];
+    pending = new Set();
+    if (files.length === 0) continue;
+    options.onTrigger?.();
+    const configChanged = files.some((f) => (current ? current.spec.configFiles.has(f) : options.fallbackFiles.includes(f)));
+    options.report({ kind: "changed", files, configChanged });
+    await stop();
+    if ((configChanged || !current) && !(await load())) continue;
+    startBuild();
+  }
+  clearTimeout(timer);
+  await stop();
+  await watcher?.close();
+}
