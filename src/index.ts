@@ -1,3 +1,4 @@
+/// <reference types="node" />
 // The API a brewkit.config.ts imports.
 export { target, image, scratch, group, cache, secret, variable, fmt } from "./model/index.ts";
 export type {
