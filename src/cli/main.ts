@@ -38,7 +38,8 @@ cli
   .action((targets: string[], options) => watchCommand(targets, options));
 
 cli
-  .command("definition <target>", "Print the LLB definition of a target as JSON")
+  .command("definition <target>", "Print the LLB definition of a target's build (JSON, or protobuf bytes for `buildctl build`)")
+  .option("--format <format>", "json or pb", { default: "json" })
   .action((target: string, options) => definitionCommand(target, options));
 
 cli.command("targets", "List the targets of the config").action((options) => targetsCommand(options));

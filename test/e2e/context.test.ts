@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
 import { brewkit, busyboxBase, makeProject } from "../support/project.ts";
 
 describe("what gets uploaded", () => {
@@ -79,5 +79,18 @@ describe("a config that fails to load", () => {
     expect(result.stderr).not.toContain("data:");
     expect(result.stderr.length).toBeLessThan(600);
     expect(result.stderr).not.toMatch(/^\s+at /m);
+  });
+});
+
+describe("brewkit definition --format pb", () => {
+  it("prints the protobuf bytes a Solve carries, decodable as a pb.Definition", async () => {
+    const project = makeProject({ "brewkit.config.ts": `import { target, scratch } from "brewkit";\nexport const up = target({ from: scratch, copy: "data" });\n`, data: "d" });
+    const { spawnSync } = await import("node:child_process");
+    const { repoRoot } = await import("../support/project.ts");
+    const run = spawnSync(process.execPath, [path.join(repoRoot, "bin/brewkit.js"), "definition", "up", "--format", "pb"], { cwd: project, env: { ...process.env, BUILDKIT_HOST: inject("buildkitHost") } });
+    expect(run.status).toBe(0);
+    const { codecFor } = await import("../../src/proto/registry.ts");
+    const definition = codecFor<{ def: Uint8Array[] }>("pb.Definition").decode(run.stdout);
+    expect(definition.def.length).toBe(3);
   });
 });
