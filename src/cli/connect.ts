@@ -3,6 +3,7 @@ import { ControlClient } from "../client/control.ts";
 import { LocalDaemon } from "../daemon/local-daemon.ts";
 import { defaultDaemonPaths } from "../daemon/paths.ts";
 import type { Platform } from "../llb/index.ts";
+import { trace } from "../trace.ts";
 
 /** A connected daemon and the platform its default worker builds for. */
 export interface Connection {
@@ -42,6 +43,7 @@ export async function connect(options: { addr?: string; tls?: TlsOptions; log?: 
     address = daemon.address;
   }
   const control = new ControlClient(parseDaemonAddress(address, options.tls));
+  trace("first-request");
   try {
     const workers = await control.listWorkers();
     const first = workers[0]?.platforms?.[0];

@@ -5,6 +5,7 @@ import type { Moby_Buildkit_V1_StatusResponse as StatusResponse, Pb_Definition }
 import type { LocalDir, LocalExportTarget, TransferStats } from "../session/file-services.ts";
 import { newId } from "../session/ids.ts";
 import { BuildSession } from "../session/session.ts";
+import { trace } from "../trace.ts";
 import type { SessionService } from "../session/services.ts";
 
 /** One Solve: a definition, the host dirs it reads and the host dirs it writes. */
@@ -70,6 +71,7 @@ export async function solveJob(control: ControlClient, job: SolveJob, options: S
     emit(tracker.flush());
   })();
   try {
+    trace("solve-sent", { job: job.name });
     await control.solve(
       {
         Ref: ref,

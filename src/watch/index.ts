@@ -1,5 +1,6 @@
 import { watch, type FSWatcher } from "chokidar";
 import path from "node:path";
+import { trace } from "../trace.ts";
 import type { WatchSpec } from "./paths.ts";
 
 export { watchSpec, type WatchSpec } from "./paths.ts";
@@ -29,8 +30,6 @@ export interface WatchLoopOptions<P> {
   report(report: WatchReport): void;
   /** Quiet time after the last change before rebuilding. */
   debounceMs?: number;
-  /** Called when a rebuild starts because of a change, before any I/O (for measuring). */
-  onTrigger?: () => void;
 }
 
 /**
@@ -110,7 +109,7 @@ export async function watchLoop<P>(options: WatchLoopOptions<P>, signal: AbortSi
     const files = [...pending];
     pending = new Set();
     if (files.length === 0) continue;
-    options.onTrigger?.();
+    trace("watch-change", { files: files.length });
     const configChanged = files.some((f) => (current ? current.spec.configFiles.has(f) : options.fallbackFiles.includes(f)));
     options.report({ kind: "changed", files, configChanged });
     await stop();

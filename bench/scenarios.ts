@@ -1,0 +1,198 @@
+import { spawn } from "node:child_process";
+import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { generateContext, manyTargetsConfig } from "./fixtures.ts";
+import { summarize, type Summary } from "./stats.ts";
+import { brewkitBin, measure, repoRoot, type Measured } from "./tools.ts";
+
+/** Settings of one benchmark run. */
+export interface BenchSettings {
+  work: string;
+  daemonAddress: string;
+  buildctl: string;
+  samples: number;
+  files: number;
+  bytes: number;
+  targetCounts: number[];
+  saves: number;
+}
+
+/** One row of the results: brewkit against buildctl (or alone). */
+export interface Row {
+  scenario: string;
+  brewkit: Summary;
+  buildctl?: Summary;
+  unit: "ms" | "MiB";
+  goal: string;
+  met?: boolean;
+  note?: string;
+}
+
+/** A project directory that resolves `brewkit` to this repository. */
+export function project(dir: string, config: string): string {
+  mkdirSync(path.join(dir, "node_modules"), { recursive: true });
+  rmSync(path.join(dir, "node_modules", "brewkit"), { force: true });
+  writeFileSync(path.join(dir, "package.json"), "{}\n");
+  symlinkSync(repoRoot, path.join(dir, "node_modules", "brewkit"), "dir");
+  writeFileSync(path.join(dir, "brewkit.config.ts"), config);
+  return dir;
+}
+
+function env(s: BenchSettings, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return { ...process.env, BUILDKIT_HOST: s.daemonAddress, BREWKIT_HOME: path.join(s.work, "home"), NO_COLOR: "1", ...extra };
+}
+
+const brewkit = (s: BenchSettings, cwd: string, args: string[], extra?: Record<string, string>) =>
+  measure(process.execPath, [brewkitBin, ...args, "--progress", "quiet"], { cwd, env: env(s, extra) });
+
+const buildctl = (s: BenchSettings, cwd: string, args: string[], stdinFile?: string) =>
+  measure(s.buildctl, ["--addr", s.daemonAddress, ...args], { cwd, env: process.env, stdinFile });
+
+/** The pb definition of a target and the `--local` flags buildctl needs for it. */
+async function definitionFor(s: BenchSettings, cwd: string, target: string): Promise<{ file: string; locals: string[] }> {
+  const file = path.join(cwd, `${target}.def.pb`);
+  const out = await measure(process.execPath, [brewkitBin, "definition", target, "--format", "pb"], { cwd, env: env(s) });
+  writeFileSync(file, out.stdoutBytes);
+  const dump = await buildctl(s, cwd, ["debug", "dump-llb"], file);
+  // Every upload reads the project directory (patterns select what), like brewkit's session serves it.
+  const names = [...new Set([...dump.stdout.matchAll(/local:\/\/([^"]+)/g)].map((m) => m[1]!))];
+  return { file, locals: names.flatMap((n) => ["--local", `${n}=${n.startsWith("busybox-") ? "/usr/bin" : cwd}`]) };
+}
+
+const prune = (s: BenchSettings, cwd: string) => buildctl(s, cwd, ["prune", "--all"]);
+
+/** Runs brewkit and buildctl alternately `samples` times; `before` runs before each sample of each. */
+async function alternate(s: BenchSettings, run: { brewkit: () => Promise<Measured>; buildctl: () => Promise<Measured>; before?: () => Promise<unknown> }): Promise<{ brewkit: Measured[]; buildctl: Measured[] }> {
+  const result = { brewkit: [] as Measured[], buildctl: [] as Measured[] };
+  for (let i = 0; i < s.samples; i++) {
+    const order: Array<"brewkit" | "buildctl"> = i % 2 === 0 ? ["brewkit", "buildctl"] : ["buildctl", "brewkit"];
+    for (const tool of order) {
+      await run.before?.();
+      result[tool].push(await run[tool]());
+    }
+  }
+  return result;
+}
+
+const ms = (m: Measured[]) => summarize(m.map((x) => x.ms));
+const mib = (m: Measured[]) => summarize(m.map((x) => x.rssKiB / 1024));
+
+/** Scenarios 1, 5 and 6: context upload (cold, warm, one file changed), memory, artifact export. */
+export async function uploadAndExport(s: BenchSettings): Promise<Row[]> {
+  const dir = path.join(s.work, "upload");
+  const fixture = generateContext(path.join(dir, "ctx"), s.files, s.bytes);
+  project(dir, `import { target, scratch } from "brewkit";
+export const up = target({ from: scratch, copy: "ctx" });
+export const ex = target({ from: scratch, copy: "ctx", output: { artifact: "/ctx", local: "exported" } });
+`);
+  const size = `${s.files.toLocaleString("en")} files / ${Math.round(fixture.bytes / 2 ** 20)} MiB`;
+  const up = await definitionFor(s, dir, "up");
+  const upload = {
+    brewkit: () => brewkit(s, dir, ["run", "up"]),
+    buildctl: () => buildctl(s, dir, ["build", ...up.locals], up.file),
+  };
+  const cold = await alternate(s, { ...upload, before: () => prune(s, dir) });
+  const warm = await alternate(s, upload);
+  let edit = 0;
+  const changed = await alternate(s, { ...upload, before: async () => writeFileSync(fixture.sample, `edit ${edit++}\n`) });
+
+  const ex = await definitionFor(s, dir, "ex");
+  await brewkit(s, dir, ["run", "ex"]);
+  const exported = await alternate(s, {
+    brewkit: () => brewkit(s, dir, ["run", "ex"]),
+    buildctl: () => buildctl(s, dir, ["build", ...ex.locals, "--output", `type=local,dest=${path.join(dir, "exported-buildctl")}`], ex.file),
+    before: async () => {
+      rmSync(path.join(dir, "exported"), { recursive: true, force: true });
+      rmSync(path.join(dir, "exported-buildctl"), { recursive: true, force: true });
+    },
+  });
+  const ratioGoal = (b: Measured[], c: Measured[]) => ms(b).median / ms(c).median <= 1.0;
+  return [
+    { scenario: `1. upload, cold (${size})`, brewkit: ms(cold.brewkit), buildctl: ms(cold.buildctl), unit: "ms", goal: "ratio ≤ 1.0", met: ratioGoal(cold.brewkit, cold.buildctl) },
+    { scenario: "1. upload, warm (nothing changed)", brewkit: ms(warm.brewkit), buildctl: ms(warm.buildctl), unit: "ms", goal: "ratio ≤ 1.0", met: ratioGoal(warm.brewkit, warm.buildctl) },
+    { scenario: "1. upload, one file changed", brewkit: ms(changed.brewkit), buildctl: ms(changed.buildctl), unit: "ms", goal: "ratio ≤ 1.0", met: ratioGoal(changed.brewkit, changed.buildctl) },
+    { scenario: `5. peak RSS, cold upload (${size})`, brewkit: mib(cold.brewkit), buildctl: mib(cold.buildctl), unit: "MiB", goal: "brewkit < 150 MiB", met: mib(cold.brewkit).max < 150 },
+    { scenario: `5. peak RSS, export (${size})`, brewkit: mib(exported.brewkit), buildctl: mib(exported.buildctl), unit: "MiB", goal: "brewkit < 150 MiB", met: mib(exported.brewkit).max < 150 },
+    { scenario: `6. artifact export (${size})`, brewkit: ms(exported.brewkit), buildctl: ms(exported.buildctl), unit: "ms", goal: "ratio ≤ 1.0", met: ratioGoal(exported.brewkit, exported.buildctl) },
+  ];
+}
+
+/** Scenario 2: a fully cached re-run of 10 targets, and brewkit's own start-up. */
+export async function cachedRerun(s: BenchSettings): Promise<Row[]> {
+  const dir = path.join(s.work, "cached");
+  project(dir, manyTargetsConfig(10));
+  const names = Array.from({ length: 10 }, (_, i) => `t${i}`);
+  await brewkit(s, dir, ["run", "all"]);
+  const defs = await Promise.all(names.map((n) => definitionFor(s, dir, n)));
+  const traceFile = path.join(dir, "trace.jsonl");
+  const runs = await alternate(s, {
+    brewkit: () => brewkit(s, dir, ["run", "all"], { BREWKIT_TRACE: traceFile }),
+    // buildctl builds one definition per process: the ten run side by side, like brewkit's ten Solves.
+    buildctl: async () => {
+      const started = performance.now();
+      const each = await Promise.all(defs.map((d) => buildctl(s, dir, ["build", ...d.locals], d.file)));
+      return { ms: performance.now() - started, rssKiB: Math.max(...each.map((e) => e.rssKiB)), stdout: "", stdoutBytes: Buffer.alloc(0), stderr: "" };
+    },
+  });
+  const starts = readFileSync(traceFile, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as { event: string; sinceStart: number }).filter((e) => e.event === "first-request").map((e) => e.sinceStart);
+  const start = summarize(starts);
+  return [
+    { scenario: "2. fully cached re-run, 10 targets", brewkit: ms(runs.brewkit), buildctl: ms(runs.buildctl), unit: "ms", goal: "ratio ≤ 1.2", met: ms(runs.brewkit).median / ms(runs.buildctl).median <= 1.2 },
+    { scenario: "2. brewkit start: process start → first request to the daemon", brewkit: start, unit: "ms", goal: "< 250 ms", met: start.median < 250 },
+  ];
+}
+
+/** Scenario 3: evaluate + plan + marshal of generated configs, to show the cost per target. */
+export async function manyTargets(s: BenchSettings): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (const count of s.targetCounts) {
+    const dir = path.join(s.work, `targets-${count}`);
+    project(dir, manyTargetsConfig(count));
+    const samples: number[] = [];
+    for (let i = 0; i < s.samples; i++) {
+      const out = await measure(process.execPath, ["--import", "tsx", path.join(repoRoot, "bench/plan-cost.ts"), path.join(dir, "brewkit.config.ts")], { cwd: repoRoot });
+      samples.push((JSON.parse(out.stdout) as { ms: number }).ms);
+    }
+    const summary = summarize(samples);
+    rows.push({ scenario: `3. evaluate + plan + marshal, ${count} targets`, brewkit: summary, unit: "ms", goal: count === 1000 ? "< 300 ms" : "linear", met: count === 1000 ? summary.median < 300 : undefined, note: `${(summary.median / count).toFixed(3)} ms per target` });
+  }
+  return rows;
+}
+
+/** Scenario 4: file save → Solve request sent, in watch mode. */
+export async function watchLatency(s: BenchSettings): Promise<Row[]> {
+  const dir = path.join(s.work, "watch");
+  mkdirSync(path.join(dir, "src"), { recursive: true });
+  writeFileSync(path.join(dir, "src", "file.txt"), "0\n");
+  project(dir, `import { target, scratch } from "brewkit";\nexport const w = target({ from: scratch, copy: "src" });\n`);
+  const traceFile = path.join(dir, "trace.jsonl");
+  writeFileSync(traceFile, "");
+  const child = spawn(process.execPath, [brewkitBin, "watch", "w", "--progress", "quiet"], { cwd: dir, env: env(s, { BREWKIT_TRACE: traceFile }), stdio: ["ignore", "ignore", "pipe"] });
+  let stderr = "";
+  child.stderr.on("data", (d) => (stderr += d));
+  const builds = () => (stderr.match(/✔ w:/g) ?? []).length;
+  const until = async (check: () => boolean, what: string) => {
+    const deadline = Date.now() + 60_000;
+    while (!check()) {
+      if (Date.now() > deadline) throw new Error(`watch: timed out waiting for ${what}:\n${stderr}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  };
+  const solvesAfter = (t: number) => readFileSync(traceFile, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as { event: string; at: number }).filter((e) => e.event === "solve-sent" && e.at >= t);
+  try {
+    await until(() => builds() >= 1 && /watching/.test(stderr), "the first build");
+    const latencies: number[] = [];
+    for (let i = 1; i <= s.saves; i++) {
+      const before = builds();
+      const saved = Date.now();
+      writeFileSync(path.join(dir, "src", "file.txt"), `${i}\n`);
+      await until(() => solvesAfter(saved).length > 0, "a Solve after a save");
+      latencies.push(solvesAfter(saved)[0]!.at - saved);
+      await until(() => builds() > before, "the rebuild to finish");
+    }
+    const summary = summarize(latencies);
+    return [{ scenario: `4. watch: save → Solve request sent (p95 of ${s.saves} saves)`, brewkit: summary, unit: "ms", goal: "p95 < 200 ms", met: summary.p95 < 200, note: `p95 ${Math.round(summary.p95)} ms, debounce 50 ms included` }];
+  } finally {
+    child.kill("SIGINT");
+  }
+}
