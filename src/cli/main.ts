@@ -1,6 +1,7 @@
 import { cac } from "cac";
 import { BrewkitError } from "../errors.ts";
 import { cacheCommand } from "./cache-command.ts";
+import { checkCommand } from "./check.ts";
 import { daemonCommand } from "./daemon-command.ts";
 import { definitionCommand } from "./definition-command.ts";
 import { graphCommand } from "./graph-command.ts";
@@ -43,6 +44,10 @@ cli
   .action((target: string, options) => definitionCommand(target, options));
 
 cli.command("targets", "List the targets of the config").action((options) => targetsCommand(options));
+
+cli
+  .command("check", "Typecheck the config and validate every target, without building")
+  .action((options) => checkCommand(options));
 
 cli
   .command("daemon <action>", "Manage brewkit's local buildkitd: install, start, stop, status, logs")

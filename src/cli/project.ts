@@ -1,8 +1,8 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { findConfigFile, loadConfig, type LoadedConfig } from "../config/index.ts";
 import { parseIgnoreFile } from "../ignore/index.ts";
-import { createPlan, type Plan } from "../plan/index.ts";
+import { checkHostPaths, createPlan, type HostFs, type Plan } from "../plan/index.ts";
 
 /** Ignore files a project may have, the first one found wins. */
 export const ignoreFileNames = [".brewkitignore", ".dockerignore"];
@@ -29,11 +29,25 @@ export function readIgnorePatterns(projectDir: string): string[] {
   return [];
 }
 
-/** The validated plan for `names`. */
+/** The host file system as the plan checks see it. */
+export const hostFs: HostFs = {
+  exists: (p) => existsSync(p),
+  list: (p) => {
+    try {
+      return readdirSync(p);
+    } catch {
+      return [];
+    }
+  },
+};
+
+/** The validated plan for `names`, its host paths checked: nothing has reached the daemon yet. */
 export function planProject(project: Project, names: string[]): Plan {
   const { config } = project;
-  return createPlan(
-    { configFile: config.file, projectDir: config.projectDir, targets: config.targets, groups: config.groups, defaultName: config.defaultName, ignorePatterns: project.ignorePatterns },
+  const plan = createPlan(
+    { configFile: config.file, projectDir: config.projectDir, targets: config.targets, groups: config.groups, defaultName: config.defaultName, ignorePatterns: project.ignorePatterns, locations: config.locations },
     names,
   );
+  checkHostPaths(plan, hostFs);
+  return plan;
 }

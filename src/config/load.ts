@@ -2,8 +2,9 @@ import path from "node:path";
 import { pathToFileURL, fileURLToPath } from "node:url";
 import { tsImport } from "tsx/esm/api";
 import { UserInputError } from "../errors.ts";
-import type { Group, Target } from "../model/index.ts";
-import { isGroup, isTarget } from "../model/index.ts";
+import { readFileSync } from "node:fs";
+import type { Group, SourceLocation, Target } from "../model/index.ts";
+import { declarationLine, isGroup, isTarget, isVariable } from "../model/index.ts";
 
 /** A config module, evaluated: its targets and groups by export name. */
 export interface LoadedConfig {
@@ -19,6 +20,8 @@ export interface LoadedConfig {
   defaultName: string | undefined;
   /** Local files the config imported (the config itself included), for watching. */
   importedFiles: string[];
+  /** Definition sites of exported values whose call stack had none (configs compiled to CommonJS). */
+  locations: ReadonlyMap<object, SourceLocation>;
 }
 
 /** The export name that stands for the default export. */
@@ -44,12 +47,19 @@ export async function loadConfig(file: string): Promise<LoadedConfig> {
   }
   const targets = new Map<string, Target>();
   const groups = new Map<string, Group>();
+  const locations = new Map<object, SourceLocation>();
+  let source: string | undefined;
   for (const [name, value] of Object.entries(unwrapCommonJs(exports))) {
     if (isTarget(value)) targets.set(name, value);
     else if (isGroup(value)) groups.set(name, value);
+    if ((isTarget(value) || isGroup(value) || isVariable(value)) && value.definedAt === undefined && !locations.has(value)) {
+      source ??= readFileSync(file, "utf8");
+      const line = declarationLine(source, name);
+      if (line !== undefined) locations.set(value, { file, line });
+    }
   }
   const defaultName = targets.has(defaultExportName) || groups.has(defaultExportName) ? defaultExportName : targets.has("all") || groups.has("all") ? "all" : undefined;
-  return { file, projectDir: path.dirname(file), targets, groups, defaultName, importedFiles: [...importedFiles] };
+  return { file, projectDir: path.dirname(file), targets, groups, defaultName, importedFiles: [...importedFiles], locations };
 }
 
 /**

@@ -2,3 +2,4 @@ export * from "./target.ts";
 export * from "./mounts.ts";
 export * from "./values.ts";
 export type { SourceLocation } from "./source-location.ts";
+export { declarationLine } from "./source-location.ts";

@@ -1,3 +1,4 @@
+import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 /** A place in a config file. */
@@ -6,22 +7,33 @@ export interface SourceLocation {
   line: number;
 }
 
-const internalFrame = /[\\/]src[\\/]model[\\/]/;
+// brewkit's own sources: frames there are never the user's definition site.
+const brewkitSrc = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 
 /**
  * The config file and line that called into the DSL, read from the call stack, so
- * errors can point at the definition a user wrote. Frames inside brewkit's own
- * model are skipped.
+ * errors can point at the definition a user wrote. Frames in brewkit itself are
+ * skipped; code evaluated from a `data:` URL (a config compiled to CommonJS) has no
+ * usable position, and the config loader finds those sites by export name instead.
  */
 export function callerLocation(): SourceLocation | undefined {
   const stack = new Error().stack?.split("\n").slice(1) ?? [];
   for (const frame of stack) {
+    if (frame.includes("data:text/javascript")) return undefined;
     const match = /\(?((?:file:\/\/)?[^()\s]+):(\d+):\d+\)?$/.exec(frame.trim());
     if (!match?.[1] || !match[2]) continue;
     const raw = match[1].replace(/\?.*$/, "");
-    if (internalFrame.test(raw) || raw.startsWith("node:")) continue;
+    if (raw.startsWith("node:")) continue;
     const file = raw.startsWith("file://") ? fileURLToPath(raw) : raw;
+    if (file.startsWith(brewkitSrc + path.sep) || file.includes(`${path.sep}node_modules${path.sep}`)) continue;
     return { file, line: Number(match[2]) };
   }
   return undefined;
+}
+
+/** The line declaring export `name` in a config's source (`const name =`, `export default`), if it can be found. */
+export function declarationLine(source: string, name: string): number | undefined {
+  const pattern = name === "default" ? /^\s*export\s+default\b/ : new RegExp(`^\\s*(?:export\\s+)?(?:const|let|var)\\s+${name.replace(/[$]/g, "\\$")}\\b`);
+  const index = source.split("\n").findIndex((line) => pattern.test(line));
+  return index >= 0 ? index + 1 : undefined;
 }

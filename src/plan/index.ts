@@ -9,6 +9,7 @@ import type { Plan, PlannedTarget, PlannedVariable } from "./types.ts";
 export type * from "./types.ts";
 export { PlanError } from "./errors.ts";
 export { checkOutputDir, isInside } from "./resolve-target.ts";
+export { checkHostPaths, type HostFs } from "./host-check.ts";
 
 /** Everything planning needs, already read from disk. */
 export interface PlanInput {
@@ -19,6 +20,8 @@ export interface PlanInput {
   defaultName: string | undefined;
   /** Exclude patterns from the project's ignore file. */
   ignorePatterns: string[];
+  /** Definition sites of values whose own are unknown. */
+  locations?: ReadonlyMap<object, SourceLocation>;
 }
 
 function siteName(kind: string, at: SourceLocation | undefined, projectDir: string, fallback: number): string {
@@ -110,8 +113,9 @@ export function createPlan(input: PlanInput, names: string[]): Plan {
   const visitTarget = (t: Target): void => {
     if (!isTarget(t)) throw new PlanError("NOT_A_TARGET", "a dependency is not a target made by target()", { hint: "pass target values to `from`, `dependsOn` and `copy.from`" });
     const name = nameOf(t);
-    if (!enter(name, t.definedAt)) return;
-    const planned = resolveTarget(name, t.spec, t.definedAt, t, ctx);
+    const definedAt = t.definedAt ?? input.locations?.get(t);
+    if (!enter(name, definedAt)) return;
+    const planned = resolveTarget(name, t.spec, definedAt, t, ctx);
     follow(planned);
     visiting.pop();
     targets.set(name, planned);
@@ -119,12 +123,13 @@ export function createPlan(input: PlanInput, names: string[]): Plan {
   const visitVariable = (v: Variable): void => {
     const name = variableName(v);
     if (variables.has(v)) return;
-    if (!enter(name, v.definedAt)) return;
+    const definedAt = v.definedAt ?? input.locations?.get(v);
+    if (!enter(name, definedAt)) return;
     const spec = v.spec;
     if (spec.command === undefined) {
-      throw new PlanError("VARIABLE_COMMAND", "a variable needs a `command` whose output is its value", { target: name, field: "command", at: v.definedAt, hint: 'e.g. variable({ from: base, command: "cat VERSION" })' });
+      throw new PlanError("VARIABLE_COMMAND", "a variable needs a `command` whose output is its value", { target: name, field: "command", at: definedAt, hint: 'e.g. variable({ from: base, command: "cat VERSION" })' });
     }
-    const planned = resolveTarget(name, { from: spec.from, workdir: spec.workdir, env: spec.env, copy: spec.copy, command: spec.command, description: spec.description }, v.definedAt, v, ctx);
+    const planned = resolveTarget(name, { from: spec.from, workdir: spec.workdir, env: spec.env, copy: spec.copy, command: spec.command, description: spec.description }, definedAt, v, ctx);
     follow(planned);
     visiting.pop();
     variables.set(v, { variable: v, target: planned });

@@ -1,0 +1,35 @@
+import { BrewkitError } from "../errors.ts";
+import { typecheckConfig } from "../typecheck/index.ts";
+import { loadProject, planProject } from "./project.ts";
+
+/**
+ * `brewkit check`: typechecks the config with the project's TypeScript and validates
+ * the plan of every exported target and group, without building or contacting a daemon.
+ */
+export async function checkCommand(options: { config?: string }): Promise<number> {
+  const out = (line: string) => process.stderr.write(`${line}\n`);
+  const project = await loadProject(options);
+  const { config } = project;
+  const typecheck = typecheckConfig(config.file, config.projectDir);
+  for (const error of typecheck.errors) out(`error: ${error}`);
+  if (typecheck.skipped) out(`note: typecheck skipped: ${typecheck.skipped}`);
+  // Each export is planned on its own, so every broken target is reported, not only the first.
+  const names = [...config.targets.keys(), ...config.groups.keys()].filter((n) => n !== "default");
+  const planErrors = new Set<string>();
+  for (const name of names) {
+    try {
+      planProject(project, [name]);
+    } catch (err) {
+      if (!(err instanceof BrewkitError)) throw err;
+      planErrors.add(`error: ${err.message}${err.hint ? `\nhint: ${err.hint}` : ""}`);
+    }
+  }
+  for (const error of planErrors) out(error);
+  const failed = typecheck.errors.length + planErrors.size;
+  if (failed > 0) {
+    out(`✖ ${config.file}: ${failed} problem${failed === 1 ? "" : "s"}`);
+    return 1;
+  }
+  out(`✔ ${config.file}: ${config.targets.size} targets, ${config.groups.size} groups checked${typecheck.version ? ` (TypeScript ${typecheck.version})` : ""}`);
+  return 0;
+}
