@@ -75,8 +75,20 @@ class Receiver {
   /** Runs the protocol until the sender's FIN; the whole tree is then written. */
   async run(): Promise<void> {
     for (;;) {
-      const packet = await this.channel.recv();
-      if (packet === null) throw new FileSyncProtocolError("the sender closed the stream without FIN");
+      let packet;
+      try {
+        packet = await this.channel.recv();
+      } catch (err) {
+        // The daemon cancels the stream right after the FIN exchange, and under load the
+        // cancel can overtake its FIN. Once our FIN is out, everything requested is
+        // written: the transfer is complete whatever happens to the stream.
+        if (this.finSent && (await this.finishedCleanly())) return;
+        throw err;
+      }
+      if (packet === null) {
+        if (this.finSent && (await this.finishedCleanly())) return;
+        throw new FileSyncProtocolError("the sender closed the stream without FIN");
+      }
       switch (packet.type) {
         case PacketType.STAT:
           if (this.listed) throw new FileSyncProtocolError("STAT packet after the end of the listing");
@@ -94,6 +106,16 @@ class Receiver {
           throw new PeerError("sender", Buffer.from(packet.data ?? []).toString("utf8"));
       }
       this.progress();
+    }
+  }
+
+  // True when our own FIN was written after every file was complete.
+  private async finishedCleanly(): Promise<boolean> {
+    try {
+      await this.finishing;
+      return true;
+    } catch {
+      return false;
     }
   }
 

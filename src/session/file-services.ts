@@ -94,13 +94,19 @@ export function fileSyncService(dirs: ReadonlyMap<string, LocalDir>, stats: Tran
   };
 }
 
-/** moby.filesync.v1.FileSend: the daemon pushes `local` exports, routed by exporter index. */
-export function fileSendService(targets: ReadonlyMap<number, LocalExportTarget>, stats: TransferStats, signal: AbortSignal): SessionService {
+/**
+ * moby.filesync.v1.FileSend: the daemon pushes `local` exports, routed by exporter index.
+ * Each export still being moved into place is added to `inFlight`: the daemon may
+ * consider an export done before brewkit has finished writing it.
+ */
+export function fileSendService(targets: ReadonlyMap<number, LocalExportTarget>, stats: TransferStats, signal: AbortSignal, inFlight: Set<Promise<unknown>>): SessionService {
   const diffCopy = (call: RawDuplex) => {
     const id = Number(firstValue(call, "buildkit-attachable-exporter-id") ?? "0");
     const target = targets.get(id);
     if (target === undefined) return fail(call, grpc.status.NOT_FOUND, `exporter ${id} not found`);
-    receiveDirectory(call as unknown as Duplex, { dest: target.dest, signal, reuseUnchanged: target.incremental === true }).then(
+    const receiving = receiveDirectory(call as unknown as Duplex, { dest: target.dest, signal, reuseUnchanged: target.incremental === true });
+    inFlight.add(receiving);
+    receiving.then(
       (result) => {
         stats.filesReceived += result.files - result.reused;
         stats.filesReused += result.reused;

@@ -35,6 +35,7 @@ export class BuildSession {
   private call: grpc.ClientDuplexStream<Uint8Array, Buffer> | undefined;
   private injector: ReturnType<grpc.Server["createConnectionInjector"]> | undefined;
   private readonly methods: string[] = [];
+  private readonly exportsInFlight = new Set<Promise<unknown>>();
 
   constructor(private readonly options: SessionOptions) {
     this.server = new grpc.Server({
@@ -45,7 +46,7 @@ export class BuildSession {
     const services = [
       healthService(),
       fileSyncService(options.localDirs ?? new Map(), this.stats, signal),
-      fileSendService(options.exports ?? new Map(), this.stats, signal),
+      fileSendService(options.exports ?? new Map(), this.stats, signal, this.exportsInFlight),
       ...(options.services ?? []),
     ];
     for (const { definition, implementation } of services) {
@@ -64,6 +65,14 @@ export class BuildSession {
     this.call = control.openSession(metadata);
     this.injector = this.server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
     this.injector.injectConnection(sessionTunnel(this.call));
+  }
+
+  /**
+   * Waits until every export the daemon sent is written to the host; rejects if one
+   * failed. Call it after the Solve returned and before `close()`, which would abort them.
+   */
+  async settleExports(): Promise<void> {
+    await Promise.all(this.exportsInFlight);
   }
 
   /** Ends the session: stops transfers in flight and closes the tunnel. */

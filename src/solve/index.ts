@@ -82,6 +82,7 @@ export async function solveJob(control: ControlClient, job: SolveJob, options: S
       },
       abort.signal,
     );
+    await session.settleExports();
     await Promise.race([statusDone, new Promise((r) => setTimeout(r, statusDrainMs).unref())]);
   } catch (err) {
     abort.abort();

@@ -671,6 +671,35 @@ describe("receiveDirectory safety", () => {
     await expectUntouched();
   });
 
+  it("succeeds when the sender cancels the stream right after receiving its FIN (the daemon does)", async () => {
+    const [a, b] = streamPair();
+    const peer = new ScriptedPeer(a);
+    const done = receiveDirectory(b, { dest });
+    peer.stat({ path: "new.txt", size: 2n });
+    peer.endListing();
+    expect(await peer.next()).toEqual({ type: PacketType.REQ, id: 0 });
+    peer.send({ type: PacketType.DATA, id: 0, data: Buffer.from("hi") });
+    peer.send({ type: PacketType.DATA, id: 0 });
+    expect(await peer.next()).toEqual({ type: PacketType.FIN, id: 0 });
+    // No FIN back: the stream is torn down, as a cancelled gRPC call is.
+    b.destroy(new Error("CANCELLED"));
+    await expect(done).resolves.toEqual({ entries: 1, files: 1, bytes: 2, reused: 0 });
+    expect(await fsp.readFile(path.join(dest, "new.txt"), "utf8")).toBe("hi");
+  });
+
+  it("still fails when the stream goes away before its own FIN", async () => {
+    const [a, b] = streamPair();
+    const peer = new ScriptedPeer(a);
+    const done = receiveDirectory(b, { dest });
+    done.catch(() => undefined);
+    peer.stat({ path: "new.txt", size: 2n });
+    peer.endListing();
+    expect(await peer.next()).toEqual({ type: PacketType.REQ, id: 0 });
+    b.destroy(new Error("CANCELLED"));
+    await expect(done).rejects.toThrow();
+    await expectUntouched();
+  });
+
   it("treats FIN after its own FIN as success, without waiting for the stream to end", async () => {
     const { done, peer } = await receiveScript(async (peer) => {
       peer.stat({ path: "new.txt", size: 2n });
