@@ -1,5 +1,9 @@
 import path from "node:path";
 import { pathToFileURL, fileURLToPath } from "node:url";
+import { randomUUID } from "node:crypto";
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { register as registerCommonJs } from "tsx/cjs/api";
 import { tsImport } from "tsx/esm/api";
 import { UserInputError } from "../errors.ts";
 import { readFileSync } from "node:fs";
@@ -32,12 +36,14 @@ export async function loadConfig(file: string): Promise<LoadedConfig> {
   const importedFiles = new Set<string>();
   let exports: Record<string, unknown>;
   try {
-    exports = await tsImport(pathToFileURL(file).href, {
-      parentURL: import.meta.url,
-      onImport: (url) => {
-        if (url.startsWith("file://") && !url.includes("/node_modules/")) importedFiles.add(fileURLToPath(url.replace(/\?.*$/, "")));
-      },
-    });
+    exports = isCommonJs(file)
+      ? requireCommonJs(file, importedFiles)
+      : await tsImport(pathToFileURL(file).href, {
+          parentURL: import.meta.url,
+          onImport: (url) => {
+            if (url.startsWith("file://") && !url.includes("/node_modules/")) importedFiles.add(fileURLToPath(url.replace(/\?.*$/, "")));
+          },
+        });
   } catch (err) {
     throw new UserInputError("CONFIG_EVAL", `${path.basename(file)} failed to load: ${describeLoadError(err, file)}`, {
       hint: "fix the error in the config file",
@@ -60,6 +66,42 @@ export async function loadConfig(file: string): Promise<LoadedConfig> {
   }
   const defaultName = targets.has(defaultExportName) || groups.has(defaultExportName) ? defaultExportName : targets.has("all") || groups.has("all") ? "all" : undefined;
   return { file, projectDir: path.dirname(file), targets, groups, defaultName, importedFiles: [...importedFiles], locations };
+}
+
+/** True when Node runs `file` as CommonJS: `.cts`/`.cjs`, or a nearest package.json without `"type": "module"`. */
+function isCommonJs(file: string): boolean {
+  if (/\.c[jt]s$/.test(file)) return true;
+  if (/\.m[jt]s$/.test(file)) return false;
+  for (let dir = path.dirname(file); ; dir = path.dirname(dir)) {
+    const manifest = path.join(dir, "package.json");
+    if (existsSync(manifest)) {
+      try {
+        return (JSON.parse(readFileSync(manifest, "utf8")) as { type?: string }).type !== "module";
+      } catch {
+        return true;
+      }
+    }
+    if (path.dirname(dir) === dir) return true;
+  }
+}
+
+/**
+ * Loads a CommonJS config with tsx's require hook, in a fresh namespace (a fresh module
+ * graph on every load), so stack frames keep the config's real file and lines.
+ */
+function requireCommonJs(file: string, importedFiles: Set<string>): Record<string, unknown> {
+  const namespace = randomUUID();
+  const api = registerCommonJs({ namespace });
+  try {
+    const loaded = api.require(file, import.meta.url) as Record<string, unknown>;
+    for (const key of Object.keys(createRequire(import.meta.url).cache)) {
+      if (!key.includes(`namespace=${namespace}`) || key.includes(`${path.sep}node_modules${path.sep}`)) continue;
+      importedFiles.add(key.replace(/\?.*$/, ""));
+    }
+    return loaded;
+  } finally {
+    api.unregister();
+  }
 }
 
 /**
