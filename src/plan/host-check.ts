@@ -18,9 +18,11 @@ export function checkHostPaths(plan: Plan, fs: HostFs): void {
       if (c.kind !== "host") return;
       const source = c.srcPath === "." ? c.hostRoot : path.join(c.hostRoot, c.srcPath);
       if (fs.exists(source)) return;
-      const shown = path.relative(plan.projectDir, source) || ".";
+      const relative = path.relative(plan.projectDir, source) || ".";
+      // Paths outside the project are shown (and suggested) absolute, as a user would write them.
+      const shown = relative.startsWith("..") ? source : relative;
       const near = nearestName(path.basename(source), fs.list(path.dirname(source)));
-      throw new PlanError("COPY_SOURCE_MISSING", `copy source ${shown.startsWith("..") ? source : shown} does not exist${near ? ` (did you mean "${path.join(path.dirname(shown), near)}"?)` : ""}`, {
+      throw new PlanError("COPY_SOURCE_MISSING", `copy source ${shown} does not exist${near ? ` (did you mean "${path.join(path.dirname(shown), near)}"?)` : ""}`, {
         target: t.name,
         field: `copy[${i}].src`,
         at: t.definedAt,

@@ -58,7 +58,14 @@ function requestedTargets(input: PlanInput, names: string[]): Target[] {
   for (const name of wanted) {
     const group = input.groups.get(name);
     const single = input.targets.get(name);
-    if (group) result.push(...group.targets);
+    if (group) {
+      group.targets.forEach((member, i) => {
+        if (!isTarget(member)) {
+          throw new PlanError("GROUP_MEMBER", "must be a target", { target: name, field: `targets[${i}]`, at: group.definedAt ?? input.locations?.get(group), hint: "list target values, e.g. group(build, test)" });
+        }
+      });
+      result.push(...group.targets);
+    }
     else if (single) result.push(single);
     else {
       const suggestion = nearestName(name, [...input.targets.keys(), ...input.groups.keys()].filter((n) => n !== "default"));
@@ -105,7 +112,8 @@ export function createPlan(input: PlanInput, names: string[]): Plan {
     const source = planned.source;
     const spec = isVariable(source) ? source.spec : source.spec;
     if (isTarget(spec.from)) visitTarget(spec.from);
-    if (!isVariable(source)) for (const dep of source.spec.dependsOn ?? []) visitTarget(dep);
+    // A single dependency may be written without a list.
+    if (!isVariable(source)) for (const dep of [source.spec.dependsOn ?? []].flat()) visitTarget(dep);
     const copies = spec.copy === undefined ? [] : Array.isArray(spec.copy) ? spec.copy : [spec.copy];
     for (const c of copies) if (typeof c === "object" && c !== null && isTarget(c.from)) visitTarget(c.from);
     for (const value of valuesOf(planned)) for (const v of variablesIn(value)) visitVariable(v);

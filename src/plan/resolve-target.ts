@@ -136,6 +136,9 @@ export function resolveTarget(name: string, spec: ResolvableSpec, definedAt: Sou
   if (spec.env !== undefined && (typeof spec.env !== "object" || spec.env === null || Array.isArray(spec.env))) {
     fieldError(site, "env", "FIELD_TYPE", "must be an object of names to values", 'e.g. env: { CGO_ENABLED: "0" }');
   }
+  if (spec.ssh !== undefined && typeof spec.ssh !== "boolean" && (typeof spec.ssh !== "object" || spec.ssh === null || Array.isArray(spec.ssh))) {
+    fieldError(site, "ssh", "FIELD_TYPE", "must be true, false or { id, path }", 'e.g. ssh: true or ssh: { id: "default" }');
+  }
   const ssh = spec.ssh === undefined || spec.ssh === false ? undefined : spec.ssh === true ? { id: "default", path: undefined } : { id: spec.ssh.id ?? "default", path: spec.ssh.path };
   return {
     name,
