@@ -1,14 +1,13 @@
 import path from "node:path";
 import { pathToFileURL, fileURLToPath } from "node:url";
 import { randomUUID } from "node:crypto";
-import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { register as registerCommonJs } from "tsx/cjs/api";
 import { tsImport } from "tsx/esm/api";
 import { UserInputError } from "../errors.ts";
-import { readFileSync } from "node:fs";
-import type { Group, SourceLocation, Target } from "../model/index.ts";
-import { declarationLine, isGroup, isTarget, isVariable } from "../model/index.ts";
+import { existsSync, readFileSync } from "node:fs";
+import type { Group, Target } from "../model/index.ts";
+import { isGroup, isTarget } from "../model/index.ts";
 
 /** A config module, evaluated: its targets and groups by export name. */
 export interface LoadedConfig {
@@ -24,8 +23,6 @@ export interface LoadedConfig {
   defaultName: string | undefined;
   /** Local files the config imported (the config itself included), for watching. */
   importedFiles: string[];
-  /** Definition sites of exported values whose call stack had none (configs compiled to CommonJS). */
-  locations: ReadonlyMap<object, SourceLocation>;
 }
 
 /** The export name that stands for the default export. */
@@ -53,19 +50,12 @@ export async function loadConfig(file: string): Promise<LoadedConfig> {
   }
   const targets = new Map<string, Target>();
   const groups = new Map<string, Group>();
-  const locations = new Map<object, SourceLocation>();
-  let source: string | undefined;
   for (const [name, value] of Object.entries(unwrapCommonJs(exports))) {
     if (isTarget(value)) targets.set(name, value);
     else if (isGroup(value)) groups.set(name, value);
-    if ((isTarget(value) || isGroup(value) || isVariable(value)) && value.definedAt === undefined && !locations.has(value)) {
-      source ??= readFileSync(file, "utf8");
-      const line = declarationLine(source, name);
-      if (line !== undefined) locations.set(value, { file, line });
-    }
   }
   const defaultName = targets.has(defaultExportName) || groups.has(defaultExportName) ? defaultExportName : targets.has("all") || groups.has("all") ? "all" : undefined;
-  return { file, projectDir: path.dirname(file), targets, groups, defaultName, importedFiles: [...importedFiles], locations };
+  return { file, projectDir: path.dirname(file), targets, groups, defaultName, importedFiles: [...importedFiles] };
 }
 
 /** True when Node runs `file` as CommonJS: `.cts`/`.cjs`, or a nearest package.json without `"type": "module"`. */

@@ -13,8 +13,7 @@ const brewkitSrc = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 /**
  * The config file and line that called into the DSL, read from the call stack, so
  * errors can point at the definition a user wrote. Frames in brewkit itself are
- * skipped; code evaluated from a `data:` URL (a config compiled to CommonJS) has no
- * usable position, and the config loader finds those sites by export name instead.
+ * skipped, and so is code evaluated from a `data:` URL, which has no usable position.
  */
 export function callerLocation(): SourceLocation | undefined {
   const stack = new Error().stack?.split("\n").slice(1) ?? [];
@@ -29,11 +28,4 @@ export function callerLocation(): SourceLocation | undefined {
     return { file, line: Number(match[2]) };
   }
   return undefined;
-}
-
-/** The line declaring export `name` in a config's source (`const name =`, `export default`), if it can be found. */
-export function declarationLine(source: string, name: string): number | undefined {
-  const pattern = name === "default" ? /^\s*export\s+default\b/ : new RegExp(`^\\s*(?:export\\s+)?(?:const|let|var)\\s+${name.replace(/[$]/g, "\\$")}\\b`);
-  const index = source.split("\n").findIndex((line) => pattern.test(line));
-  return index >= 0 ? index + 1 : undefined;
 }

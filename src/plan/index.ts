@@ -20,8 +20,6 @@ export interface PlanInput {
   defaultName: string | undefined;
   /** Exclude patterns from the project's ignore file. */
   ignorePatterns: string[];
-  /** Definition sites of values whose own are unknown. */
-  locations?: ReadonlyMap<object, SourceLocation>;
 }
 
 function siteName(kind: string, at: SourceLocation | undefined, projectDir: string, fallback: number): string {
@@ -61,7 +59,7 @@ function requestedTargets(input: PlanInput, names: string[]): Target[] {
     if (group) {
       group.targets.forEach((member, i) => {
         if (!isTarget(member)) {
-          throw new PlanError("GROUP_MEMBER", "must be a target", { target: name, field: `targets[${i}]`, at: group.definedAt ?? input.locations?.get(group), hint: "list target values, e.g. group(build, test)" });
+          throw new PlanError("GROUP_MEMBER", "must be a target", { target: name, field: `targets[${i}]`, at: group.definedAt, hint: "list target values, e.g. group(build, test)" });
         }
       });
       result.push(...group.targets);
@@ -121,9 +119,8 @@ export function createPlan(input: PlanInput, names: string[]): Plan {
   const visitTarget = (t: Target): void => {
     if (!isTarget(t)) throw new PlanError("NOT_A_TARGET", "a dependency is not a target made by target()", { hint: "pass target values to `from`, `dependsOn` and `copy.from`" });
     const name = nameOf(t);
-    const definedAt = t.definedAt ?? input.locations?.get(t);
-    if (!enter(name, definedAt)) return;
-    const planned = resolveTarget(name, t.spec, definedAt, t, ctx);
+    if (!enter(name, t.definedAt)) return;
+    const planned = resolveTarget(name, t.spec, t.definedAt, t, ctx);
     follow(planned);
     visiting.pop();
     targets.set(name, planned);
@@ -131,7 +128,7 @@ export function createPlan(input: PlanInput, names: string[]): Plan {
   const visitVariable = (v: Variable): void => {
     const name = variableName(v);
     if (variables.has(v)) return;
-    const definedAt = v.definedAt ?? input.locations?.get(v);
+    const definedAt = v.definedAt;
     if (!enter(name, definedAt)) return;
     const spec = v.spec;
     if (spec.command === undefined) {
