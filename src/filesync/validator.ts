@@ -1,4 +1,4 @@
-import { cleanPath } from "../ignore/index.ts";
+import { cleanPath } from "../gopath/index.ts";
 import { compareUtf8, comparePath } from "./compare.ts";
 import { FileSyncProtocolError, UnsafePathError } from "./errors.ts";
 import { isDirMode, isRegularMode, isSymlinkMode } from "./mode.ts";

@@ -1,4 +1,5 @@
-import { cleanPath, trimSpace } from "./clean.ts";
+import { cleanPath } from "../gopath/index.ts";
+import { trimSpace } from "./clean.ts";
 
 /**
  * Parses a `.dockerignore`-style file into exclude patterns the way

@@ -1,5 +1,5 @@
 // Docker-style ignore patterns (moby/patternmatcher semantics) and .dockerignore parsing.
-export { cleanPath } from "./clean.ts";
+export { cleanPath } from "../gopath/index.ts";
 export { PatternSyntaxError } from "./errors.ts";
 export { globMatch, hasWildcards } from "./glob.ts";
 export { parseIgnoreFile } from "./ignorefile.ts";

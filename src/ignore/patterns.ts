@@ -1,4 +1,5 @@
-import { cleanPath, trimSpace } from "./clean.ts";
+import { cleanPath } from "../gopath/index.ts";
+import { trimSpace } from "./clean.ts";
 import { PatternSyntaxError } from "./errors.ts";
 import { globMatch } from "./glob.ts";
 import { compileGoRegexp, GoRegexpError } from "./regexp.ts";

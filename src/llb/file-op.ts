@@ -4,7 +4,7 @@ import { Cap } from "./caps.ts";
 import { digestOf, encodeOp, type Wire } from "./encode.ts";
 import { BoundFileAction, bind, boundOf, nodeOf, type Bound, type FileAction, type Owner, type Timestamp } from "./file-action.ts";
 import { metaOf, outputOf } from "./internal.ts";
-import { cleanPath, isAbsPath, joinPath } from "./path.ts";
+import { cleanPath, isAbsPath, joinPath } from "../gopath/index.ts";
 import type { State } from "./state.ts";
 import { Output, opEnvelope, opMeta, type MarshalContext, type MarshaledVertex, type Vertex, type VertexOptions } from "./vertex.ts";
 

@@ -1,4 +1,4 @@
-import { isAbsPath, joinPath } from "./path.ts";
+import { isAbsPath, joinPath } from "../gopath/index.ts";
 import { normalizePlatform, type Platform } from "./platform.ts";
 
 /** Network a container gets: BuildKit's sandbox (default), the host's, or none. */

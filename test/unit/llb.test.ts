@@ -17,7 +17,7 @@ import {
   type Definition,
   type State,
 } from "../../src/llb/index.ts";
-import { cleanPath, joinPath } from "../../src/llb/path.ts";
+import { cleanPath, joinPath } from "../../src/gopath/index.ts";
 import { codecFor } from "../../src/proto/registry.ts";
 import type { Pb_Definition, Pb_ExecOp, Pb_FileOp, Pb_Op, Pb_SourceOp } from "../../src/proto/generated.ts";
 
