@@ -2,14 +2,15 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { ControlClient } from "../client/control.ts";
 import { GatewayClient, isUnknownBuild } from "../client/gateway.ts";
 import { BrewkitError, BuildError, DaemonError } from "../errors.ts";
-import { ProgressTracker, type ProgressEvent } from "../progress/index.ts";
+import type { ProgressTracker } from "../progress/index.ts";
 import type { LocalDir } from "../session/file-services.ts";
 import { newId } from "../session/ids.ts";
 import type { SessionService } from "../session/services.ts";
 import { BuildSession } from "../session/session.ts";
+import { followStatus, type StatusListeners } from "./status.ts";
 
-/** Settings of one gateway build. */
-export interface GatewayBuildOptions {
+/** Settings of one gateway build; the listeners hear its progress, as `solveJob`'s do. */
+export interface GatewayBuildOptions extends StatusListeners {
   /** Name for progress and errors, e.g. `resolve base images`. */
   name: string;
   /** Stable key that lets the daemon reuse earlier uploads of the same dirs. */
@@ -20,8 +21,6 @@ export interface GatewayBuildOptions {
   services?: SessionService[];
   /** Entitlements the definitions need (e.g. `network.host`). */
   entitlements?: string[];
-  /** Receives the build's progress (same shape as `solveJob`'s). */
-  onEvent?: (job: string, event: ProgressEvent) => void;
   /** Cancels the build and the calls in flight. */
   signal?: AbortSignal;
 }
@@ -43,22 +42,13 @@ const statusDrainMs = 5_000;
 export async function withGatewayBuild<T>(control: ControlClient, options: GatewayBuildOptions, fn: (bridge: GatewayClient) => Promise<T>): Promise<T> {
   if (options.signal?.aborted) throw new BuildError("CANCELLED", `${options.name} was cancelled`);
   const session = new BuildSession({ localDirs: options.localDirs, sharedKey: options.sharedKey, services: options.services });
-  const tracker = new ProgressTracker();
-  const emit = (events: ProgressEvent[]) => events.forEach((e) => options.onEvent?.(options.name, e));
   const ref = newId();
   const abort = new AbortController();
   const onAbort = () => abort.abort();
   options.signal?.addEventListener("abort", onAbort, { once: true });
   const bridge = new GatewayClient(control, ref, abort.signal);
   session.open(control);
-  const statusDone = (async () => {
-    try {
-      for await (const message of control.status(ref, abort.signal)) emit(tracker.update(message));
-    } catch {
-      // The stream is cancelled with the build; the build's own error is what matters.
-    }
-    emit(tracker.flush());
-  })();
+  const { tracker, done: statusDone } = followStatus(control, ref, options.name, abort.signal, options);
   // Settles when the daemon ends the build, i.e. after Return (or on failure).
   const solved = control.solve({ Ref: ref, Session: session.id, Entitlements: options.entitlements ?? [] }, abort.signal).then(
     () => ({ ok: true as const }),

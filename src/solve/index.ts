@@ -1,11 +1,12 @@
 import type { ControlClient } from "../client/control.ts";
 import { BuildError, BrewkitError } from "../errors.ts";
-import { ProgressTracker, type ProgressEvent, type ProgressSummary, type VertexState } from "../progress/index.ts";
-import type { Moby_Buildkit_V1_StatusResponse as StatusResponse, Pb_Definition } from "../proto/generated.ts";
+import type { ProgressTracker, ProgressSummary, VertexState } from "../progress/index.ts";
+import type { Pb_Definition } from "../proto/generated.ts";
 import type { LocalDir, LocalExportTarget, TransferStats } from "../session/file-services.ts";
 import { newId } from "../session/ids.ts";
 import { BuildSession } from "../session/session.ts";
 import { trace } from "../trace.ts";
+import { followStatus, type StatusListeners } from "./status.ts";
 import type { SessionService } from "../session/services.ts";
 
 /** One Solve: a definition, the host dirs it reads and the host dirs it writes. */
@@ -23,14 +24,10 @@ export interface SolveJob {
   services?: SessionService[];
 }
 
-/** Settings shared by every Solve of a run. */
-export interface SolveOptions {
+/** Settings shared by every Solve of a run; the listeners hear about every job. */
+export interface SolveOptions extends StatusListeners {
   /** Stable key that lets the daemon reuse earlier uploads of the same dirs. */
   sharedKey: string;
-  /** Receives progress of every job. */
-  onEvent?: (job: string, event: ProgressEvent) => void;
-  /** Receives every raw Status message of every job. */
-  onStatus?: (job: string, message: StatusResponse) => void;
   /** Cancels the solves in flight. */
   signal?: AbortSignal;
 }
@@ -52,24 +49,12 @@ export async function solveJob(control: ControlClient, job: SolveJob, options: S
   const started = Date.now();
   const exports = new Map(job.exports.map((target, index) => [index, target]));
   const session = new BuildSession({ localDirs: job.localDirs, exports, sharedKey: options.sharedKey, services: job.services });
-  const tracker = new ProgressTracker();
-  const emit = (events: ProgressEvent[]) => events.forEach((e) => options.onEvent?.(job.name, e));
   const ref = newId();
   const abort = new AbortController();
   const onAbort = () => abort.abort();
   options.signal?.addEventListener("abort", onAbort, { once: true });
   session.open(control);
-  const statusDone = (async () => {
-    try {
-      for await (const message of control.status(ref, abort.signal)) {
-        options.onStatus?.(job.name, message);
-        emit(tracker.update(message));
-      }
-    } catch {
-      // The stream is cancelled when the solve is; the solve's own error is what matters.
-    }
-    emit(tracker.flush());
-  })();
+  const { tracker, done: statusDone } = followStatus(control, ref, job.name, abort.signal, options);
   try {
     trace("solve-sent", { job: job.name });
     await control.solve(
