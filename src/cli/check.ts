@@ -30,6 +30,7 @@ export async function checkCommand(options: { config?: string }): Promise<number
     out(`✖ ${config.file}: ${failed} problem${failed === 1 ? "" : "s"}`);
     return 1;
   }
-  out(`✔ ${config.file}: ${config.targets.size} targets, ${config.groups.size} groups checked${typecheck.version ? ` (TypeScript ${typecheck.version})` : ""}`);
+  // `default` usually re-exports a target or group already counted under its name.
+  out(`✔ ${config.file}: ${new Set(config.targets.values()).size} targets, ${new Set(config.groups.values()).size} groups checked${typecheck.version ? ` (TypeScript ${typecheck.version})` : ""}`);
   return 0;
 }
