@@ -2,7 +2,7 @@ import type { ControlClient } from "../client/control.ts";
 import { compileTarget, compileVariable, imageConfigKey, phasesOf, type CompiledTarget, type CompiledLocalDir, type CompileOptions } from "../compile/index.ts";
 import { formatPlatform, type Platform } from "../llb/index.ts";
 import type { Variable } from "../model/index.ts";
-import type { Plan } from "../plan/index.ts";
+import { everyPlannedTarget, type Plan } from "../plan/index.ts";
 import type { ProgressEvent } from "../progress/index.ts";
 import type { Moby_Buildkit_V1_StatusResponse as StatusResponse } from "../proto/generated.ts";
 import { readFilesWith, resolveImageConfigsWith, type ImageConfig } from "../resolve/index.ts";
@@ -43,7 +43,7 @@ export interface PreparedBuild {
 
 /** Image bases of the plan, as `[ref, platform]` with the key compile looks them up by. */
 function imageBases(plan: Plan, platform: Platform): Array<{ key: string; ref: string; platform: Platform }> {
-  const all = [...plan.targets.values(), ...[...plan.variables.values()].map((v) => v.target)];
+  const all = everyPlannedTarget(plan);
   const bases = new Map<string, { key: string; ref: string; platform: Platform }>();
   for (const t of all) {
     if (t.base.kind !== "image") continue;

@@ -1,14 +1,13 @@
 import type { Variable } from "../model/index.ts";
 import { variablesIn } from "../model/index.ts";
-import type { Plan, PlannedTarget } from "../plan/index.ts";
+import { valuesOf, type Plan, type PlannedTarget } from "../plan/index.ts";
 
 /** Every variable a planned target needs to be compiled: its own values and those of the targets it builds on or copies from. */
 export function variablesNeededBy(plan: Plan, t: PlannedTarget, seen = new Set<PlannedTarget>()): Set<Variable> {
   const out = new Set<Variable>();
   if (seen.has(t)) return out;
   seen.add(t);
-  const values = [...t.env.map(([, v]) => v), ...t.commands.flat(), ...t.copies.flatMap((c) => (c.dest === undefined ? [] : [c.dest])), ...t.outputs.map((o) => o.local)];
-  for (const value of values) for (const v of variablesIn(value)) out.add(v);
+  for (const value of valuesOf(t)) for (const v of variablesIn(value)) out.add(v);
   const related = [t.base.kind === "target" ? t.base.name : undefined, ...t.copies.map((c) => (c.kind === "target" ? c.from : undefined))];
   for (const name of related) {
     const other = name === undefined ? undefined : plan.targets.get(name);

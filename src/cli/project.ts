@@ -5,7 +5,7 @@ import { parseIgnoreFile } from "../ignore/index.ts";
 import { checkHostPaths, createPlan, type HostFs, type Plan } from "../plan/index.ts";
 
 /** Ignore files a project may have, the first one found wins. */
-export const ignoreFileNames = [".brewkitignore", ".dockerignore"];
+const ignoreFileNames = [".brewkitignore", ".dockerignore"];
 
 /** A loaded config plus what planning needs from disk. */
 export interface Project {
@@ -20,13 +20,15 @@ export async function loadProject(options: { config?: string }): Promise<Project
   return { config, ignorePatterns: readIgnorePatterns(config.projectDir) };
 }
 
+/** The project's ignore files that exist, in order of precedence. */
+export function existingIgnoreFiles(projectDir: string): string[] {
+  return ignoreFileNames.map((name) => path.join(projectDir, name)).filter((file) => existsSync(file));
+}
+
 /** Exclude patterns of the project's ignore file, if it has one. */
 export function readIgnorePatterns(projectDir: string): string[] {
-  for (const name of ignoreFileNames) {
-    const file = path.join(projectDir, name);
-    if (existsSync(file)) return parseIgnoreFile(readFileSync(file, "utf8"));
-  }
-  return [];
+  const [file] = existingIgnoreFiles(projectDir);
+  return file === undefined ? [] : parseIgnoreFile(readFileSync(file, "utf8"));
 }
 
 /** The host file system as the plan checks see it. */

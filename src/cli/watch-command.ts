@@ -1,11 +1,10 @@
-import { existsSync } from "node:fs";
 import path from "node:path";
 import { findConfigFile } from "../config/index.ts";
 import { BrewkitError } from "../errors.ts";
 import { loadSecretStore } from "../secrets/index.ts";
 import { watchLoop, watchSpec } from "../watch/index.ts";
 import { connect, tlsFromFlags } from "./connect.ts";
-import { ignoreFileNames, loadProject, planProject } from "./project.ts";
+import { existingIgnoreFiles, loadProject, planProject } from "./project.ts";
 import { buildOnce, flagList, type RunOptions } from "./run-command.ts";
 
 function describeError(error: unknown): string {
@@ -33,8 +32,7 @@ export async function watchCommand(names: string[], options: RunOptions): Promis
         load: async () => {
           const project = await loadProject(options);
           const plan = planProject(project, names);
-          const ignoreFiles = ignoreFileNames.map((n) => path.join(project.config.projectDir, n)).filter((f) => existsSync(f));
-          return { plan, spec: watchSpec(plan, [project.config.file, ...project.config.importedFiles, ...ignoreFiles]) };
+          return { plan, spec: watchSpec(plan, [project.config.file, ...project.config.importedFiles, ...existingIgnoreFiles(project.config.projectDir)]) };
         },
         build: async (plan, signal) => {
           const { results, summary } = await buildOnce(control, platform, plan, secrets, options, signal);

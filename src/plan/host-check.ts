@@ -1,7 +1,8 @@
 import path from "node:path";
 import { PlanError } from "./errors.ts";
 import { nearestName } from "./suggest.ts";
-import type { Plan, PlannedTarget } from "./types.ts";
+import { everyPlannedTarget } from "./every-target.ts";
+import type { Plan } from "./types.ts";
 
 /** The file-system questions the check asks, so tests can answer them. */
 export interface HostFs {
@@ -12,8 +13,7 @@ export interface HostFs {
 
 /** Every host path the plan copies must exist; a missing one is named with a likely fix. */
 export function checkHostPaths(plan: Plan, fs: HostFs): void {
-  const all: PlannedTarget[] = [...plan.targets.values(), ...[...plan.variables.values()].map((v) => v.target)];
-  for (const t of all) {
+  for (const t of everyPlannedTarget(plan)) {
     t.copies.forEach((c, i) => {
       if (c.kind !== "host") return;
       const source = c.srcPath === "." ? c.hostRoot : path.join(c.hostRoot, c.srcPath);

@@ -10,6 +10,7 @@ export type * from "./types.ts";
 export { PlanError } from "./errors.ts";
 export { checkOutputDir, isInside } from "./resolve-target.ts";
 export { checkHostPaths, type HostFs } from "./host-check.ts";
+export { everyPlannedTarget } from "./every-target.ts";
 
 /** Everything planning needs, already read from disk. */
 export interface PlanInput {
@@ -76,7 +77,7 @@ function requestedTargets(input: PlanInput, names: string[]): Target[] {
 }
 
 /** Every Value a planned target holds, to find the variables it needs. */
-function valuesOf(t: PlannedTarget): Value[] {
+export function valuesOf(t: PlannedTarget): Value[] {
   return [...t.env.map(([, v]) => v), ...t.commands.flat(), ...t.copies.flatMap((c) => (c.dest === undefined ? [] : [c.dest])), ...t.outputs.map((o) => o.local)];
 }
 

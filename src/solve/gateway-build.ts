@@ -7,7 +7,7 @@ import type { LocalDir } from "../session/file-services.ts";
 import { newId } from "../session/ids.ts";
 import type { SessionService } from "../session/services.ts";
 import { BuildSession } from "../session/session.ts";
-import { followStatus, type StatusListeners } from "./status.ts";
+import { followStatus, stepFailedError, type StatusListeners } from "./status.ts";
 
 /** Settings of one gateway build; the listeners hear its progress, as `solveJob`'s do. */
 export interface GatewayBuildOptions extends StatusListeners {
@@ -108,10 +108,5 @@ function withStepOutput(err: Error, tracker: ProgressTracker, name: string): Err
   if (!(err instanceof BrewkitError) || !err.code.startsWith("GATEWAY_")) return err;
   // The call's message contains the vertex's error; an unrelated earlier failure must not match.
   const failed = tracker.all.find((v) => v.error && !v.error.endsWith("context canceled") && err.message.includes(v.error));
-  if (!failed) return err;
-  const logs = failed.logTail.length ? `\n--- last output of the step ---\n${failed.logTail.join("\n")}` : "";
-  return new BuildError("STEP_FAILED", `${name}: step "${failed.name}" failed: ${failed.error}${logs}`, {
-    hint: "fix the command or its inputs and run again",
-    cause: err,
-  });
+  return failed ? stepFailedError(name, failed, err) : err;
 }

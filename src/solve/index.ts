@@ -6,7 +6,7 @@ import type { LocalDir, LocalExportTarget, TransferStats } from "../session/file
 import { newId } from "../session/ids.ts";
 import { BuildSession } from "../session/session.ts";
 import { trace } from "../trace.ts";
-import { followStatus, type StatusListeners } from "./status.ts";
+import { followStatus, stepFailedError, type StatusListeners } from "./status.ts";
 import type { SessionService } from "../session/services.ts";
 
 /** One Solve: a definition, the host dirs it reads and the host dirs it writes. */
@@ -97,14 +97,7 @@ export async function solveWaves(control: ControlClient, waves: TargetPhases[][]
 function buildFailure(target: string, err: unknown, tracker: ProgressTracker, cancelled: boolean): Error {
   if (cancelled) return new BuildError("CANCELLED", `build of target "${target}" was cancelled`, { context: { target }, cause: err });
   const failed = tracker.failed();
-  if (failed) {
-    const logs = failed.logTail.length ? `\n--- last output of the step ---\n${failed.logTail.join("\n")}` : "";
-    return new BuildError("STEP_FAILED", `target "${target}": step "${failed.name}" failed: ${failed.error}${logs}`, {
-      context: { target },
-      hint: "fix the command or its inputs and run again",
-      cause: err,
-    });
-  }
+  if (failed) return stepFailedError(`target "${target}"`, failed, err, { target });
   const message = err instanceof Error ? err.message : String(err);
   const entitlement = /(network\.host|security\.insecure)[^\n]* is not allowed|is not allowed[^\n]*(network\.host|security\.insecure)/.exec(message);
   if (entitlement) {

@@ -1,5 +1,6 @@
 import type { ControlClient } from "../client/control.ts";
-import { ProgressTracker, type ProgressEvent } from "../progress/index.ts";
+import { BuildError, type ErrorContext } from "../errors.ts";
+import { ProgressTracker, type ProgressEvent, type VertexState } from "../progress/index.ts";
 import type { Moby_Buildkit_V1_StatusResponse as StatusResponse } from "../proto/generated.ts";
 
 /** Who hears about a build's progress. */
@@ -30,4 +31,14 @@ export function followStatus(control: ControlClient, ref: string, job: string, s
     emit(tracker.flush());
   })();
   return { tracker, done };
+}
+
+/** The error of a failed step: which step of `subject`, its error, and the last lines it printed. */
+export function stepFailedError(subject: string, failed: VertexState, cause: unknown, context: ErrorContext = {}): BuildError {
+  const logs = failed.logTail.length ? `\n--- last output of the step ---\n${failed.logTail.join("\n")}` : "";
+  return new BuildError("STEP_FAILED", `${subject}: step "${failed.name}" failed: ${failed.error}${logs}`, {
+    context,
+    hint: "fix the command or its inputs and run again",
+    cause,
+  });
 }

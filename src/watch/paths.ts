@@ -1,7 +1,7 @@
 import path from "node:path";
 import { PatternMatcher } from "../ignore/index.ts";
 import type { Plan, PlannedHostCopy } from "../plan/index.ts";
-import { isInside } from "../plan/index.ts";
+import { everyPlannedTarget, isInside } from "../plan/index.ts";
 
 /** What to watch for one plan: the paths, and which changes below them matter. */
 export interface WatchSpec {
@@ -32,7 +32,7 @@ function copyWatch(c: PlannedHostCopy): CopyWatch {
 
 /** The host paths a plan reads (after ignore rules), plus its config files. */
 export function watchSpec(plan: Plan, configFiles: string[]): WatchSpec {
-  const all = [...plan.targets.values(), ...[...plan.variables.values()].map((v) => v.target)];
+  const all = everyPlannedTarget(plan);
   const copies = all.flatMap((t) => t.copies.filter((c): c is PlannedHostCopy => c.kind === "host")).map(copyWatch);
   // What brewkit itself writes must never trigger a rebuild.
   const written = all.flatMap((t) => t.caches.flatMap((c) => (c.hostDir ? [c.hostDir] : [])));
