@@ -1,9 +1,12 @@
 // Measures evaluate + plan + marshal of every target of a config, in a fresh process.
 // Usage: tsx bench/plan-cost.ts <config file>; prints {"targets": n, "ms": total}.
 import { performance } from "node:perf_hooks";
-import { compileTarget } from "../src/compile/index.ts";
-import { loadConfig } from "../src/config/index.ts";
-import { createPlan } from "../src/plan/index.ts";
+
+// The compiled stages, as `brewkit` runs them (the build writes dist/ before a bench).
+const dist = (stage: string) => new URL(`../dist/${stage}/index.js`, import.meta.url).href;
+const { compileTarget } = (await import(dist("compile"))) as typeof import("../src/compile/index.ts");
+const { loadConfig } = (await import(dist("config"))) as typeof import("../src/config/index.ts");
+const { createPlan } = (await import(dist("plan"))) as typeof import("../src/plan/index.ts");
 
 const started = performance.now();
 const config = await loadConfig(process.argv[2]!);

@@ -1,6 +1,11 @@
 #!/usr/bin/env node
-// brewkit ships TypeScript sources; tsx compiles them (and users' configs) on load.
-import { register } from "tsx/esm/api";
+// brewkit runs from its compiled JavaScript (dist/, made by `npm run build`); tsx is
+// loaded only to evaluate a TypeScript config.
+import { existsSync } from "node:fs";
 
-register();
-await import("../src/cli/main.ts");
+const main = new URL("../dist/cli/main.js", import.meta.url);
+if (!existsSync(main)) {
+  process.stderr.write("error: brewkit is not built (dist/cli/main.js is missing)\nhint: run `npm run build` in the brewkit package\n");
+  process.exit(1);
+}
+await import(main.href);

@@ -1,16 +1,9 @@
 import { cac } from "cac";
 import { BrewkitError } from "../errors.ts";
-import { cacheCommand } from "./cache-command.ts";
-import { checkCommand } from "./check.ts";
-import { daemonCommand } from "./daemon-command.ts";
-import { definitionCommand } from "./definition-command.ts";
-import { graphCommand } from "./graph-command.ts";
-import { initCommand } from "./init-command.ts";
-import { runCommand } from "./run-command.ts";
-import { watchCommand } from "./watch-command.ts";
-import { targetsCommand } from "./targets-command.ts";
 import { version } from "./version.ts";
 
+// Each command loads its own module graph only when it runs, so `--help` and a
+// command's start-up never pay for the others.
 const cli = cac("brewkit");
 
 cli.option("--config <file>", "Config file (default: nearest brewkit.config.ts)");
@@ -29,30 +22,30 @@ cli
   .option("--ssh <spec>", "SSH agent to forward: default, or ID=SOCKET (repeatable; default uses SSH_AUTH_SOCK)")
   .option("--watch", "Keep watching the inputs and rebuild on changes")
   .example("brewkit run build")
-  .action((targets: string[], options) => runCommand(targets, options));
+  .action(async (targets: string[], options) => (await import("./run-command.ts")).runCommand(targets, options));
 
 cli
   .command("watch [...targets]", "Build, then rebuild whenever a copied file or the config changes (Ctrl-C to stop)")
   .option("--progress <mode>", "Progress output: auto, tty, plain, rawjson or quiet", { default: "auto" })
   .option("--secret <spec>", "Secret value: id=NAME,env=VARIABLE or id=NAME,src=FILE (repeatable)")
   .option("--ssh <spec>", "SSH agent to forward: default, or ID=SOCKET (repeatable)")
-  .action((targets: string[], options) => watchCommand(targets, options));
+  .action(async (targets: string[], options) => (await import("./watch-command.ts")).watchCommand(targets, options));
 
 cli
   .command("definition <target>", "Print the LLB definition of a target's build (JSON, or protobuf bytes for `buildctl build`)")
   .option("--format <format>", "json or pb", { default: "json" })
-  .action((target: string, options) => definitionCommand(target, options));
+  .action(async (target: string, options) => (await import("./definition-command.ts")).definitionCommand(target, options));
 
-cli.command("targets", "List the targets of the config").action((options) => targetsCommand(options));
+cli.command("targets", "List the targets of the config").action(async (options) => (await import("./targets-command.ts")).targetsCommand(options));
 
 cli
   .command("check", "Typecheck the config and validate every target, without building")
-  .action((options) => checkCommand(options));
+  .action(async (options) => (await import("./check.ts")).checkCommand(options));
 
 cli
   .command("daemon <action>", "Manage brewkit's local buildkitd: install, start, stop, status, logs")
   .option("--lines <n>", "Log lines to print (logs)", { default: 50 })
-  .action((action: string, options) => daemonCommand(action, options));
+  .action(async (action: string, options) => (await import("./daemon-command.ts")).daemonCommand(action, options));
 
 cli
   .command("cache <action> [id] [dir]", "The daemon's cache: `cache du`, `cache prune [--all]`, `cache export <id> <dir>` (a cache mount to a host folder), `cache import <id> <dir>`")
@@ -60,17 +53,17 @@ cli
   .option("--image <ref>", "Image that runs the copy; it needs sh and cp", { default: "busybox" })
   .option("--target <name>", "Run the copy in this target of the config instead of --image")
   .option("--progress <mode>", "Progress output: auto, plain or quiet", { default: "auto" })
-  .action((action: string, id: string | undefined, dir: string | undefined, options) => cacheCommand(action, id, dir, options));
+  .action(async (action: string, id: string | undefined, dir: string | undefined, options) => (await import("./cache-command.ts")).cacheCommand(action, id, dir, options));
 
 cli
   .command("init [template]", "Write a working brewkit.config.ts project from a template (default: shell)")
   .option("--dir <dir>", "Directory to write into (default: the current one)")
-  .action((template: string | undefined, options) => initCommand(template, options));
+  .action(async (template: string | undefined, options) => (await import("./init-command.ts")).initCommand(template, options));
 
 cli
   .command("graph [target]", "Print what a target (default: the default target) is built from")
   .option("--format <format>", "text or mermaid", { default: "text" })
-  .action((target: string | undefined, options) => graphCommand(target, options));
+  .action(async (target: string | undefined, options) => (await import("./graph-command.ts")).graphCommand(target, options));
 
 cli.help();
 cli.version(version);

@@ -40,10 +40,10 @@ export interface ReceiveResult {
   reused: number;
 }
 
-// Files being written at once: bounds open descriptors and REQs in flight.
-const MAX_OPEN_FILES = 32;
-// Received chunks not yet on disk before reading from the stream pauses.
-const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
+// Files requested and not yet complete, each created ahead of its content and holding a
+// descriptor. The sender serves a few at a time from a queue; keeping it full hides the
+// round trip, and the creates run in parallel meanwhile.
+const MAX_FILES_IN_FLIGHT = 64;
 
 interface Requested {
   id: number;
@@ -63,8 +63,6 @@ class Receiver {
   private listed = false;
   private finSent = false;
   private finishing: Promise<void> | undefined;
-  private buffered = 0;
-  private bufferWaiters: Array<() => void> = [];
   readonly result: ReceiveResult = { entries: 0, files: 0, bytes: 0, reused: 0 };
 
   constructor(
@@ -120,8 +118,8 @@ class Receiver {
   }
 
   /** Closes files still open after a failure. */
-  async abandon(): Promise<void> {
-    await Promise.all([...this.live].map((file) => file.close()));
+  abandon(): void {
+    for (const file of this.live) file.close();
   }
 
   private async place(stat: Stat, id: number): Promise<void> {
@@ -132,14 +130,17 @@ class Receiver {
     if (placed !== "done") this.toRequest.push({ id, stat, empty: placed === "empty" });
   }
 
-  // Finishes a file in the background; the transfer fails if that does.
+  // Finishes a file once it is created; the transfer fails if that does.
   private complete(file: IncomingFile): void {
-    file.finish().then(
-      () => {
-        this.live.delete(file);
-        this.result.bytes += file.bytes;
-        this.progress();
-      },
+    const finish = () => {
+      this.live.delete(file);
+      file.finish();
+      this.result.bytes += file.bytes;
+    };
+    const created = file.created();
+    if (created === undefined) return finish();
+    created.then(finish).then(
+      () => this.progress(),
       (err: unknown) => this.channel.fail(err),
     );
   }
@@ -147,35 +148,25 @@ class Receiver {
   private async data(id: number, data: Uint8Array | undefined): Promise<void> {
     const file = this.receiving.get(id);
     if (!file) throw new FileSyncProtocolError(`invalid file request ${id}`);
-    if (file.error !== undefined) throw file.error;
     if (!data || data.length === 0) {
       this.receiving.delete(id);
       this.complete(file);
       return;
     }
-    const length = data.length;
-    this.buffered += length;
-    file.write(data, () => {
-      this.buffered -= length;
-      if (this.buffered <= MAX_BUFFERED_BYTES / 2) this.releaseBuffer();
-    });
-    if (this.buffered > MAX_BUFFERED_BYTES) await new Promise<void>((resolve) => this.bufferWaiters.push(resolve));
-  }
-
-  private releaseBuffer(): void {
-    const waiters = this.bufferWaiters;
-    this.bufferWaiters = [];
-    for (const w of waiters) w();
+    const created = file.created();
+    if (created !== undefined) await created;
+    file.write(data);
   }
 
   // Runs after every packet and every finished file: requests more content
   // while there is room, and ends the transfer once everything is written.
   private progress(): void {
-    while (this.live.size < MAX_OPEN_FILES && this.requested < this.toRequest.length) {
+    while (this.live.size < MAX_FILES_IN_FLIGHT && this.requested < this.toRequest.length) {
       const { id, stat, empty } = this.toRequest[this.requested]!;
       // Walked forward only; dropping the entry frees its stat.
       this.toRequest[this.requested++] = undefined;
       const file = this.tree.openFile(stat);
+      file.create();
       this.live.add(file);
       if (empty) {
         this.complete(file);
@@ -224,7 +215,7 @@ export async function receiveDirectory(stream: Duplex, options: ReceiveOptions):
       channel.sendBestEffort({ type: PacketType.ERR, id: 0, data: Buffer.from(err instanceof Error ? err.message : String(err)) });
     }
     channel.fail(err);
-    await receiver.abandon();
+    receiver.abandon();
     await staging.discard();
     throw err;
   } finally {

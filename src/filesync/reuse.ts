@@ -3,9 +3,10 @@ import path from "node:path";
 import { posixPermissions } from "./mode.ts";
 import type { Stat } from "./packet.ts";
 
-// Host mtimes are set through a double of seconds, so a file written by an earlier
-// export differs from the sender's nanoseconds by well under a microsecond.
-const mtimeToleranceNs = 1_000n;
+// Host mtimes are set through a double of seconds, which the runtime truncates to whole
+// microseconds after rounding: a file written by an earlier export can be up to one
+// microsecond plus the rounding error (~240 ns today) off the sender's nanoseconds.
+const mtimeToleranceNs = 2_000n;
 
 /**
  * Finds files of an earlier export that are unchanged, so they can be linked into a

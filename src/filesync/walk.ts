@@ -1,4 +1,4 @@
-import { promises as fsp } from "node:fs";
+import fs, { promises as fsp } from "node:fs";
 import type { BigIntStats, Dirent } from "node:fs";
 import path from "node:path";
 import { PatternMatcher } from "../ignore/index.ts";
@@ -6,7 +6,6 @@ import type { MatchInfo } from "../ignore/index.ts";
 import { compareUtf8 } from "./compare.ts";
 import { FileSyncIOError, FileSyncPathError, TransferAbortedError } from "./errors.ts";
 import { dedupePaths, resolveFollowPaths } from "./follow.ts";
-import * as fsio from "./fsio.ts";
 import { FileMode, fileModeFromPosix, isDirMode, isRegularMode } from "./mode.ts";
 import type { Stat } from "./packet.ts";
 
@@ -29,8 +28,11 @@ export interface WalkEntry {
   hostPath: string;
 }
 
-// How many lstat calls run ahead of the entry being yielded.
-const STAT_WINDOW = 64;
+// The walk uses synchronous calls: on a warm page cache an lstat takes microseconds, and
+// a thread-pool round trip per entry cost far more than the call itself. It lets the
+// event loop run every YIELD_EVERY entries, so file requests are served meanwhile, and
+// the STAT packets written in between leave as one batch.
+const YIELD_EVERY = 256;
 
 interface Child {
   rel: string;
@@ -39,7 +41,6 @@ interface Child {
   skip: boolean;
   includeInfo: MatchInfo | undefined;
   excludeInfo: MatchInfo | undefined;
-  stat: Promise<BigIntStats | undefined> | undefined;
 }
 
 interface Frame {
@@ -58,9 +59,9 @@ function errnoCode(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code;
 }
 
-async function lstatOrMissing(host: string): Promise<BigIntStats | undefined> {
+function lstatOrMissing(host: string): BigIntStats | undefined {
   try {
-    return await fsio.lstat(host);
+    return fs.lstatSync(host, { bigint: true });
   } catch (err) {
     // Deleted since it was listed: like Go, a vanished entry is simply not sent.
     if (errnoCode(err) === "ENOENT" || errnoCode(err) === "ENOTDIR") return undefined;
@@ -129,10 +130,10 @@ export async function* walkDirectory(root: string, options: WalkOptions = {}): A
         skip = true;
       }
     }
-    return { rel, host: path.join(parent.host, name), isDir, skip, includeInfo, excludeInfo, stat: undefined };
+    return { rel, host: path.join(parent.host, name), isDir, skip, includeInfo, excludeInfo };
   };
 
-  const openFrame = async (rel: string, host: string, parent: Frame | undefined, from: Child | undefined): Promise<Frame> => {
+  const openFrame = (rel: string, host: string, parent: Frame | undefined, from: Child | undefined): Frame => {
     const frame: Frame = {
       rel,
       host,
@@ -145,7 +146,7 @@ export async function* walkDirectory(root: string, options: WalkOptions = {}): A
     };
     let dirents: Dirent[];
     try {
-      dirents = await fsio.readdir(host);
+      dirents = fs.readdirSync(host, { withFileTypes: true });
     } catch (err) {
       const code = errnoCode(err);
       if (code === "ENOENT" || code === "ENOTDIR") return frame;
@@ -161,7 +162,7 @@ export async function* walkDirectory(root: string, options: WalkOptions = {}): A
     return frame;
   };
 
-  const toStat = async (rel: string, host: string, st: BigIntStats): Promise<Stat> => {
+  const toStat = (rel: string, host: string, st: BigIntStats): Stat => {
     // fsutil clears the socket bit (tar cannot represent sockets).
     const mode = (fileModeFromPosix(Number(st.mode)) & ~FileMode.Socket) >>> 0;
     const stat: Stat = {
@@ -177,7 +178,7 @@ export async function* walkDirectory(root: string, options: WalkOptions = {}): A
     };
     if (mode & FileMode.Symlink) {
       try {
-        stat.linkname = await fsio.readlink(host);
+        stat.linkname = fs.readlinkSync(host);
       } catch (err) {
         throw new FileSyncIOError("cannot read symlink", host, err);
       }
@@ -195,48 +196,40 @@ export async function* walkDirectory(root: string, options: WalkOptions = {}): A
     return stat;
   };
 
-  const prefetch = (frame: Frame): void => {
-    const end = Math.min(frame.children.length, frame.next + STAT_WINDOW);
-    for (let i = frame.next; i < end; i++) {
-      const child = frame.children[i]!;
-      if (!child.skip && child.stat === undefined) {
-        child.stat = lstatOrMissing(child.host);
-        // Awaited in order later; until then a failure must not count as unhandled.
-        child.stat.catch(() => undefined);
-      }
-    }
-  };
-
-  // Emits the skipped directories above a kept entry, outermost first.
-  async function* emitPending(frame: Frame | undefined): AsyncGenerator<WalkEntry> {
+  // The skipped directories above a kept entry, outermost first.
+  const pendingOf = (frame: Frame | undefined): WalkEntry[] => {
     const chain: Frame[] = [];
     for (let f = frame; f?.pending; f = f.parent) chain.unshift(f);
-    for (const f of chain) {
-      const st = await lstatOrMissing(f.host);
+    return chain.map((f) => {
+      const st = lstatOrMissing(f.host);
       if (!st) throw new FileSyncIOError("directory vanished while sending", f.host, undefined);
       f.pending = false;
-      yield { stat: await toStat(f.rel, f.host, st), hostPath: f.host };
-    }
-  }
+      return { stat: toStat(f.rel, f.host, st), hostPath: f.host };
+    });
+  };
 
-  const stack: Frame[] = [await openFrame("", realRoot, undefined, undefined)];
+  const stack: Frame[] = [openFrame("", realRoot, undefined, undefined)];
+  let sinceYield = 0;
   while (stack.length > 0) {
+    if (++sinceYield >= YIELD_EVERY) {
+      sinceYield = 0;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
     if (signal?.aborted) throw new TransferAbortedError(signal.reason);
     const frame = stack[stack.length - 1]!;
     if (frame.next >= frame.children.length) {
       stack.pop();
       continue;
     }
-    prefetch(frame);
     const child = frame.children[frame.next++]!;
     let isDir = child.isDir;
     if (!child.skip) {
-      const st = await child.stat;
+      const st = lstatOrMissing(child.host);
       if (!st) continue;
       isDir &&= st.isDirectory();
-      yield* emitPending(frame);
-      yield { stat: await toStat(child.rel, child.host, st), hostPath: child.host };
+      if (frame.pending) yield* pendingOf(frame);
+      yield { stat: toStat(child.rel, child.host, st), hostPath: child.host };
     }
-    if (isDir) stack.push(await openFrame(child.rel, child.host, frame, child));
+    if (isDir) stack.push(openFrame(child.rel, child.host, frame, child));
   }
 }

@@ -1,8 +1,8 @@
-import grpc from "@grpc/grpc-js";
-import type { Duplex } from "node:stream";
 import { receiveDirectory, sendDirectory } from "../filesync/index.ts";
+import { GrpcStatus } from "./grpc-server.ts";
+import type { ServerStreamCall } from "./grpc-server.ts";
 import type { SessionService } from "./services.ts";
-import { rawMethod } from "./services.ts";
+import { streamMethod } from "./services.ts";
 
 /** A host directory the daemon may pull as `local://<name>`. */
 export interface LocalDir {
@@ -43,31 +43,20 @@ export function emptyTransferStats(): TransferStats {
   return { sentFiles: new Map(), bytesSent: 0, filesReceived: 0, filesReused: 0, bytesReceived: 0 };
 }
 
-type RawDuplex = grpc.ServerDuplexStream<Buffer, Buffer>;
-
-function fail(call: RawDuplex, code: grpc.status, message: string): void {
-  call.emit("error", { code, details: message, metadata: new grpc.Metadata() });
-}
-
-function firstValue(call: RawDuplex, key: string): string | undefined {
-  const value = call.metadata.get(key)[0];
-  return value === undefined ? undefined : String(value);
-}
-
 /**
  * moby.filesync.v1.FileSync: the daemon pulls local sources. Patterns come from
  * brewkit's own registration of each dir, never from the (comma-joined) metadata.
  */
 export function fileSyncService(dirs: ReadonlyMap<string, LocalDir>, stats: TransferStats, signal: AbortSignal): SessionService {
-  const diffCopy = (call: RawDuplex) => {
-    const name = firstValue(call, "dir-name");
+  const diffCopy = (call: ServerStreamCall) => {
+    const name = call.metadata.get("dir-name")[0];
     const dir = name === undefined ? undefined : dirs.get(name);
     if (name === undefined || dir === undefined) {
-      return fail(call, grpc.status.NOT_FOUND, `no access allowed to dir "${name ?? ""}"`);
+      return call.fail(GrpcStatus.NOT_FOUND, `no access allowed to dir "${name ?? ""}"`);
     }
     const sent: string[] = stats.sentFiles.get(name) ?? [];
     stats.sentFiles.set(name, sent);
-    sendDirectory(call as unknown as Duplex, {
+    sendDirectory(call, {
       root: dir.root,
       includePatterns: dir.includePatterns,
       excludePatterns: dir.excludePatterns,
@@ -79,17 +68,13 @@ export function fileSyncService(dirs: ReadonlyMap<string, LocalDir>, stats: Tran
       },
     }).then(
       () => call.end(),
-      (err: unknown) => fail(call, grpc.status.UNKNOWN, `sending ${dir.root}: ${(err as Error).message}`),
+      (err: unknown) => call.fail(GrpcStatus.UNKNOWN, `sending ${dir.root}: ${(err as Error).message}`),
     );
   };
   return {
-    definition: {
-      DiffCopy: rawMethod("/moby.filesync.v1.FileSync/DiffCopy", true, true),
-      TarStream: rawMethod("/moby.filesync.v1.FileSync/TarStream", true, true),
-    },
-    implementation: {
-      DiffCopy: diffCopy,
-      TarStream: (call: RawDuplex) => fail(call, grpc.status.UNIMPLEMENTED, "tar streams are not supported; use diffcopy"),
+    methods: {
+      "/moby.filesync.v1.FileSync/DiffCopy": streamMethod(diffCopy),
+      "/moby.filesync.v1.FileSync/TarStream": streamMethod((call) => call.fail(GrpcStatus.UNIMPLEMENTED, "tar streams are not supported; use diffcopy")),
     },
   };
 }
@@ -100,11 +85,11 @@ export function fileSyncService(dirs: ReadonlyMap<string, LocalDir>, stats: Tran
  * consider an export done before brewkit has finished writing it.
  */
 export function fileSendService(targets: ReadonlyMap<number, LocalExportTarget>, stats: TransferStats, signal: AbortSignal, inFlight: Set<Promise<unknown>>): SessionService {
-  const diffCopy = (call: RawDuplex) => {
-    const id = Number(firstValue(call, "buildkit-attachable-exporter-id") ?? "0");
+  const diffCopy = (call: ServerStreamCall) => {
+    const id = Number(call.metadata.get("buildkit-attachable-exporter-id")[0] ?? "0");
     const target = targets.get(id);
-    if (target === undefined) return fail(call, grpc.status.NOT_FOUND, `exporter ${id} not found`);
-    const receiving = receiveDirectory(call as unknown as Duplex, { dest: target.dest, signal, reuseUnchanged: target.incremental === true });
+    if (target === undefined) return call.fail(GrpcStatus.NOT_FOUND, `exporter ${id} not found`);
+    const receiving = receiveDirectory(call, { dest: target.dest, signal, reuseUnchanged: target.incremental === true });
     inFlight.add(receiving);
     receiving.then(
       (result) => {
@@ -113,11 +98,8 @@ export function fileSendService(targets: ReadonlyMap<number, LocalExportTarget>,
         stats.bytesReceived += result.bytes;
         call.end();
       },
-      (err: unknown) => fail(call, grpc.status.UNKNOWN, `exporting to ${target.dest}: ${(err as Error).message}`),
+      (err: unknown) => call.fail(GrpcStatus.UNKNOWN, `exporting to ${target.dest}: ${(err as Error).message}`),
     );
   };
-  return {
-    definition: { DiffCopy: rawMethod("/moby.filesync.v1.FileSend/DiffCopy", true, true) },
-    implementation: { DiffCopy: diffCopy },
-  };
+  return { methods: { "/moby.filesync.v1.FileSend/DiffCopy": streamMethod(diffCopy) } };
 }

@@ -1,10 +1,10 @@
-import grpc from "@grpc/grpc-js";
 import { BrewkitError } from "../errors.ts";
 import { codecFor } from "../proto/registry.ts";
 import type { SecretReader } from "../secrets/index.ts";
 import { maxSecretBytes } from "../secrets/index.ts";
+import { GrpcStatus, StatusError } from "./grpc-server.ts";
 import type { SessionService } from "./services.ts";
-import { rawMethod } from "./services.ts";
+import { unaryMethod } from "./services.ts";
 
 interface GetSecretRequest {
   ID: string;
@@ -25,33 +25,29 @@ export function secretsService(store: SecretReader): SessionService {
   const requests = codecFor<GetSecretRequest>("moby.buildkit.secrets.v1.GetSecretRequest");
   const responses = codecFor<GetSecretResponse>("moby.buildkit.secrets.v1.GetSecretResponse");
 
-  const getSecret = (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
+  const getSecret = async (request: Buffer): Promise<Buffer> => {
     let id: string;
     try {
-      id = requests.decode(call.request).ID;
+      id = requests.decode(request).ID;
     } catch (err) {
-      return callback({ code: grpc.status.INVALID_ARGUMENT, details: `malformed GetSecretRequest: ${(err as Error).message}` });
+      throw new StatusError(GrpcStatus.INVALID_ARGUMENT, `malformed GetSecretRequest: ${(err as Error).message}`);
     }
-    store.read(id).then(
-      (data) => {
-        if (data === undefined) return callback({ code: grpc.status.NOT_FOUND, details: `secret "${id}" is not provided by the client` });
-        // The daemon's own limit; a custom reader may not enforce it.
-        if (data.length > maxSecretBytes) {
-          return callback({ code: grpc.status.FAILED_PRECONDITION, details: `secret "${id}" is larger than ${maxSecretBytes / 1024} KiB` });
-        }
-        callback(null, responses.encode({ data }));
-      },
-      (err: unknown) => {
-        // BrewkitErrors describe the source (path, variable), never the value.
-        const known = err instanceof BrewkitError;
-        const details = known ? `${err.message}${err.hint ? ` (${err.hint})` : ""}` : `secret "${id}": ${(err as Error).message}`;
-        callback({ code: known ? grpc.status.FAILED_PRECONDITION : grpc.status.INTERNAL, details });
-      },
-    );
+    let data: Uint8Array | undefined;
+    try {
+      data = await store.read(id);
+    } catch (err) {
+      // BrewkitErrors describe the source (path, variable), never the value.
+      const known = err instanceof BrewkitError;
+      const details = known ? `${err.message}${err.hint ? ` (${err.hint})` : ""}` : `secret "${id}": ${(err as Error).message}`;
+      throw new StatusError(known ? GrpcStatus.FAILED_PRECONDITION : GrpcStatus.INTERNAL, details);
+    }
+    if (data === undefined) throw new StatusError(GrpcStatus.NOT_FOUND, `secret "${id}" is not provided by the client`);
+    // The daemon's own limit; a custom reader may not enforce it.
+    if (data.length > maxSecretBytes) {
+      throw new StatusError(GrpcStatus.FAILED_PRECONDITION, `secret "${id}" is larger than ${maxSecretBytes / 1024} KiB`);
+    }
+    return responses.encode({ data });
   };
 
-  return {
-    definition: { GetSecret: rawMethod("/moby.buildkit.secrets.v1.Secrets/GetSecret", false, false) },
-    implementation: { GetSecret: getSecret },
-  };
+  return { methods: { "/moby.buildkit.secrets.v1.Secrets/GetSecret": unaryMethod(getSecret) } };
 }

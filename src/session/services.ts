@@ -1,22 +1,16 @@
-import type grpc from "@grpc/grpc-js";
+import type { MethodHandler, StreamHandler, UnaryHandler } from "./grpc-server.ts";
 
-const identity = (b: Buffer) => b;
-
-/** A gRPC method whose messages are passed through as raw bytes. */
-export function rawMethod(path: string, requestStream: boolean, responseStream: boolean): grpc.MethodDefinition<Buffer, Buffer> {
-  return {
-    path,
-    requestStream,
-    responseStream,
-    requestSerialize: identity,
-    requestDeserialize: identity,
-    responseSerialize: identity,
-    responseDeserialize: identity,
-  };
+/** A service brewkit serves on the session: its methods by full path (`/package.Service/Method`). */
+export interface SessionService {
+  readonly methods: Readonly<Record<string, MethodHandler>>;
 }
 
-/** A service brewkit serves on the session, with the methods it advertises. */
-export interface SessionService {
-  definition: grpc.ServiceDefinition;
-  implementation: grpc.UntypedServiceImplementation;
+/** A method with one request and one response message. */
+export function unaryMethod(handle: UnaryHandler): MethodHandler {
+  return { kind: "unary", handle };
+}
+
+/** A method with a stream of messages each way. */
+export function streamMethod(handle: StreamHandler): MethodHandler {
+  return { kind: "stream", handle };
 }

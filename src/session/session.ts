@@ -1,10 +1,11 @@
 import grpc from "@grpc/grpc-js";
 import type { ControlClient } from "../client/control.ts";
-import { maxMessageBytes } from "../client/control.ts";
 import { healthService } from "./health.ts";
 import type { LocalDir, LocalExportTarget, TransferStats } from "./file-services.ts";
 import { emptyTransferStats, fileSendService, fileSyncService } from "./file-services.ts";
 import type { SessionService } from "./services.ts";
+import { SessionGrpcServer } from "./grpc-server.ts";
+import type { MethodHandler } from "./grpc-server.ts";
 import { newId } from "./ids.ts";
 import { sessionTunnel } from "./tunnel.ts";
 
@@ -30,18 +31,13 @@ export interface SessionOptions {
 export class BuildSession {
   readonly id = newId();
   readonly stats: TransferStats = emptyTransferStats();
-  private readonly server: grpc.Server;
+  private readonly server: SessionGrpcServer;
   private readonly abort = new AbortController();
   private call: grpc.ClientDuplexStream<Uint8Array, Buffer> | undefined;
-  private injector: ReturnType<grpc.Server["createConnectionInjector"]> | undefined;
-  private readonly methods: string[] = [];
+  private readonly methods = new Map<string, MethodHandler>();
   private readonly exportsInFlight = new Set<Promise<unknown>>();
 
   constructor(private readonly options: SessionOptions) {
-    this.server = new grpc.Server({
-      "grpc.max_receive_message_length": maxMessageBytes,
-      "grpc.max_send_message_length": maxMessageBytes,
-    });
     const signal = this.abort.signal;
     const services = [
       healthService(),
@@ -49,10 +45,10 @@ export class BuildSession {
       fileSendService(options.exports ?? new Map(), this.stats, signal, this.exportsInFlight),
       ...(options.services ?? []),
     ];
-    for (const { definition, implementation } of services) {
-      this.server.addService(definition, implementation);
-      for (const method of Object.values(definition)) this.methods.push(method.path);
+    for (const service of services) {
+      for (const [path, handler] of Object.entries(service.methods)) this.methods.set(path, handler);
     }
+    this.server = new SessionGrpcServer(this.methods);
   }
 
   /** Opens the tunnel to the daemon and starts serving it. */
@@ -61,10 +57,9 @@ export class BuildSession {
     metadata.set("x-docker-expose-session-uuid", this.id);
     metadata.set("x-docker-expose-session-sharedkey", this.options.sharedKey);
     // One header field per method: the daemon checks these before calling FileSync/FileSend.
-    for (const path of this.methods) metadata.add("x-docker-expose-session-grpc-method", path);
+    for (const path of this.methods.keys()) metadata.add("x-docker-expose-session-grpc-method", path);
     this.call = control.openSession(metadata);
-    this.injector = this.server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
-    this.injector.injectConnection(sessionTunnel(this.call));
+    this.server.serve(sessionTunnel(this.call));
   }
 
   /**
@@ -80,7 +75,6 @@ export class BuildSession {
     this.abort.abort();
     this.call?.end();
     this.call?.cancel();
-    this.injector?.destroy();
-    this.server.forceShutdown();
+    this.server.close();
   }
 }

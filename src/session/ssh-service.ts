@@ -1,12 +1,13 @@
-import grpc from "@grpc/grpc-js";
 import { statSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { decodeBytesMessage, encodeBytesMessage } from "../client/bytes-message.ts";
 import { UserInputError } from "../errors.ts";
 import { codecFor } from "../proto/registry.ts";
+import { GrpcStatus, StatusError } from "./grpc-server.ts";
+import type { GrpcStatusCode, ServerStreamCall } from "./grpc-server.ts";
 import type { SessionService } from "./services.ts";
-import { rawMethod } from "./services.ts";
+import { streamMethod, unaryMethod } from "./services.ts";
 
 /** The agent id a build uses when it names none (BuildKit's `sshforward.DefaultID`). */
 export const defaultSshId = "default";
@@ -21,8 +22,6 @@ export interface SshServiceOptions {
   raw?: boolean;
 }
 
-type RawDuplex = grpc.ServerDuplexStream<Buffer, Buffer>;
-
 /**
  * moby.sshforward.v1.SSH: forwards the host's ssh-agent into steps that mount it.
  * `agents` maps agent ids to unix socket paths. Each connection a step makes to its
@@ -31,38 +30,32 @@ type RawDuplex = grpc.ServerDuplexStream<Buffer, Buffer>;
 export function sshService(agents: ReadonlyMap<string, string>, options: SshServiceOptions = {}): SessionService {
   const checkRequests = codecFor<{ ID: string }>("moby.sshforward.v1.CheckAgentRequest");
 
-  const checkAgent = (call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
+  const checkAgent = async (request: Buffer): Promise<Buffer> => {
     let id: string;
     try {
-      id = checkRequests.decode(call.request).ID || defaultSshId;
+      id = checkRequests.decode(request).ID || defaultSshId;
     } catch (err) {
-      return callback({ code: grpc.status.INVALID_ARGUMENT, details: `malformed CheckAgentRequest: ${(err as Error).message}` });
+      throw new StatusError(GrpcStatus.INVALID_ARGUMENT, `malformed CheckAgentRequest: ${(err as Error).message}`);
     }
-    if (!agents.has(id)) return callback({ code: grpc.status.NOT_FOUND, details: `no ssh agent "${id}" is forwarded by the client` });
-    callback(null, Buffer.alloc(0)); // CheckAgentResponse{}
+    if (!agents.has(id)) throw new StatusError(GrpcStatus.NOT_FOUND, `no ssh agent "${id}" is forwarded by the client`);
+    return Buffer.alloc(0); // CheckAgentResponse{}
   };
 
-  const forwardAgent = (call: RawDuplex) => {
-    const id = String(call.metadata.get("buildkit.ssh.id")[0] ?? "") || defaultSshId;
+  const forwardAgent = (call: ServerStreamCall) => {
+    const id = call.metadata.get("buildkit.ssh.id")[0] || defaultSshId;
     const socketPath = agents.get(id);
     if (socketPath === undefined) {
-      return failStream(call, grpc.status.NOT_FOUND, `no ssh agent "${id}" is forwarded by the client`);
+      return call.fail(GrpcStatus.NOT_FOUND, `no ssh agent "${id}" is forwarded by the client`);
     }
     pipeAgent(call, id, socketPath, options.raw ? undefined : new ReadOnlyAgentFilter());
   };
 
   return {
-    definition: {
-      CheckAgent: rawMethod("/moby.sshforward.v1.SSH/CheckAgent", false, false),
-      ForwardAgent: rawMethod("/moby.sshforward.v1.SSH/ForwardAgent", true, true),
+    methods: {
+      "/moby.sshforward.v1.SSH/CheckAgent": unaryMethod(checkAgent),
+      "/moby.sshforward.v1.SSH/ForwardAgent": streamMethod(forwardAgent),
     },
-    implementation: { CheckAgent: checkAgent, ForwardAgent: forwardAgent },
   };
-}
-
-function failStream(call: RawDuplex, code: grpc.status, details: string): void {
-  // grpc-js turns an 'error' event on a server stream into the call's final status.
-  call.emit("error", { code, details, metadata: new grpc.Metadata() });
 }
 
 /**
@@ -70,11 +63,11 @@ function failStream(call: RawDuplex, code: grpc.status, details: string): void {
  * both ways. Daemon EOF half-closes the socket (the agent still answers what it got);
  * agent EOF ends the stream with OK; errors end it with a status.
  */
-function pipeAgent(call: RawDuplex, id: string, socketPath: string, filter: ReadOnlyAgentFilter | undefined): void {
+function pipeAgent(call: ServerStreamCall, id: string, socketPath: string, filter: ReadOnlyAgentFilter | undefined): void {
   const socket = net.createConnection({ path: socketPath, allowHalfOpen: true });
   let finished = false;
 
-  const finish = (error?: { code: grpc.status; details: string }) => {
+  const finish = (error?: { code: GrpcStatusCode; details: string }) => {
     if (finished) return;
     finished = true;
     if (error === undefined) {
@@ -82,7 +75,7 @@ function pipeAgent(call: RawDuplex, id: string, socketPath: string, filter: Read
       call.end();
     } else {
       socket.destroy();
-      failStream(call, error.code, error.details);
+      call.fail(error.code, error.details);
     }
   };
   const toDaemon = (data: Buffer) => {
@@ -102,7 +95,7 @@ function pipeAgent(call: RawDuplex, id: string, socketPath: string, filter: Read
       requests.forEach(toAgent);
       replies.forEach(toDaemon);
     } catch (err) {
-      finish({ code: grpc.status.INVALID_ARGUMENT, details: `ssh agent "${id}": ${(err as Error).message}` });
+      finish({ code: GrpcStatus.INVALID_ARGUMENT, details: `ssh agent "${id}": ${(err as Error).message}` });
     }
   });
   call.on("end", () => {
@@ -119,12 +112,12 @@ function pipeAgent(call: RawDuplex, id: string, socketPath: string, filter: Read
     try {
       filter.fromAgent(chunk).forEach(toDaemon);
     } catch (err) {
-      finish({ code: grpc.status.INTERNAL, details: `ssh agent "${id}": ${(err as Error).message}` });
+      finish({ code: GrpcStatus.INTERNAL, details: `ssh agent "${id}": ${(err as Error).message}` });
     }
   });
   socket.on("drain", () => call.resume());
   socket.on("end", () => finish());
-  socket.on("error", (err) => finish({ code: grpc.status.UNAVAILABLE, details: `ssh agent "${id}" at ${socketPath}: ${err.message}` }));
+  socket.on("error", (err) => finish({ code: GrpcStatus.UNAVAILABLE, details: `ssh agent "${id}" at ${socketPath}: ${err.message}` }));
 }
 
 const agentFailure = Buffer.from([0, 0, 0, 1, 5]); // SSH_AGENT_FAILURE

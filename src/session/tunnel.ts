@@ -6,11 +6,19 @@ import type grpc from "@grpc/grpc-js";
  * it as the client; brewkit's gRPC server reads and writes it like a socket.
  */
 export function sessionTunnel(call: grpc.ClientDuplexStream<Uint8Array, Buffer>): Duplex {
+  const send = (bytes: Buffer, callback: (error?: Error | null) => void): void => {
+    if (bytes.length === 0) return callback();
+    if (call.write(bytes)) callback();
+    else call.once("drain", () => callback());
+  };
   const tunnel = new Duplex({
     write(chunk: Buffer, _encoding, callback) {
-      if (chunk.length === 0) return callback();
-      if (call.write(chunk)) callback();
-      else call.once("drain", () => callback());
+      send(chunk, callback);
+    },
+    // The HTTP/2 server writes each round of frames corked: sending them as one
+    // message, rather than one per frame, is what keeps many small packets cheap.
+    writev(chunks, callback) {
+      send(chunks.length === 1 ? (chunks[0]!.chunk as Buffer) : Buffer.concat(chunks.map((c) => c.chunk as Buffer)), callback);
     },
     final(callback) {
       call.end();

@@ -383,9 +383,9 @@ function expectSameTree(actual: Awaited<ReturnType<typeof snapshot>>, expected: 
   for (const [p, want] of Object.entries(expected)) {
     const got = actual[p]!;
     expect({ path: p, mode: got.mode, size: got.size, link: got.link, sha: got.sha }).toEqual({ path: p, mode: want.mode, size: want.size, link: want.link, sha: want.sha });
-    // utimes takes a double: allow the sub-microsecond rounding that brings.
+    // utimes takes a double, truncated to microseconds after rounding: allow up to 2 µs.
     const drift = got.mtime > want.mtime ? got.mtime - want.mtime : want.mtime - got.mtime;
-    expect(drift, `mtime of ${p}`).toBeLessThan(1000n);
+    expect(drift, `mtime of ${p}`).toBeLessThan(2000n);
   }
 }
 
@@ -460,8 +460,8 @@ describe("sendDirectory ↔ receiveDirectory", () => {
     expect(copied).toEqual([...copied].sort(comparePath));
     expect(await fsp.readFile(path.join(dest, "dir42/file7"), "utf8")).toBe("42/7");
     expect(maxOutstanding).toBeGreaterThan(1);
-    expect(maxOutstanding).toBeLessThanOrEqual(32);
-  });
+    expect(maxOutstanding).toBeLessThanOrEqual(64);
+  }, 60_000);
 
   it("sends only what the patterns select", async () => {
     const src = path.join(scratch, "src");

@@ -15,7 +15,10 @@ import { codecFor } from "../../src/proto/registry.ts";
 import { SecretStore, maxSecretBytes } from "../../src/secrets/index.ts";
 import type { SecretReader } from "../../src/secrets/index.ts";
 import { secretsService } from "../../src/session/secrets-service.ts";
+import { GrpcStatus, SessionGrpcServer, encodeGrpcMessage } from "../../src/session/grpc-server.ts";
+import type { ServerStreamCall } from "../../src/session/grpc-server.ts";
 import type { SessionService } from "../../src/session/services.ts";
+import { streamMethod, unaryMethod } from "../../src/session/services.ts";
 import { defaultSshId, parseSshFlag, sshAgentSockets, sshService } from "../../src/session/ssh-service.ts";
 
 const run = promisify(execFile);
@@ -39,17 +42,15 @@ afterEach(async () => {
 // the same shape as the daemon calling brewkit's session server.
 
 async function serve(service: SessionService): Promise<{ client: grpc.Client; socketPath: string }> {
-  const server = new grpc.Server();
-  server.addService(service.definition, service.implementation);
+  const server = new SessionGrpcServer(new Map(Object.entries(service.methods)));
   const socketPath = path.join(dir, `grpc-${randomBytes(3).toString("hex")}.sock`);
-  const address = `unix://${socketPath}`;
-  await new Promise<void>((resolve, reject) =>
-    server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
-  );
-  const client = new grpc.Client(address, grpc.credentials.createInsecure());
+  const listener = net.createServer((socket) => server.serve(socket));
+  await new Promise<void>((resolve) => listener.listen(socketPath, resolve));
+  const client = new grpc.Client(`unix://${socketPath}`, grpc.credentials.createInsecure());
   cleanups.push(() => {
     client.close();
-    server.forceShutdown();
+    server.close();
+    return new Promise((resolve) => listener.close(resolve));
   });
   return { client, socketPath };
 }
@@ -105,12 +106,19 @@ function forward(client: grpc.Client, id?: string): Forward {
 /** A unix socket server standing in for an ssh-agent. */
 async function fakeAgent(onConnection: (socket: net.Socket) => void): Promise<string> {
   const socketPath = path.join(dir, `agent-${randomBytes(3).toString("hex")}.sock`);
+  const connections = new Set<net.Socket>();
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+    connections.add(socket);
+    socket.on("close", () => connections.delete(socket));
     socket.on("error", () => {}); // the peer may vanish when a test ends
     onConnection(socket);
   });
   await new Promise<void>((resolve) => server.listen(socketPath, resolve));
-  cleanups.push(() => new Promise((resolve) => server.close(resolve)));
+  cleanups.push(() => {
+    // Half-open connections the test left would keep the server from closing.
+    for (const socket of connections) socket.destroy();
+    return new Promise((resolve) => server.close(resolve));
+  });
   return socketPath;
 }
 
@@ -138,6 +146,98 @@ function grpcMessages(body: Buffer): Buffer {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // ---------------------------------------------------------------------------
+
+describe("the session's gRPC server", () => {
+  it("answers an unknown method with UNIMPLEMENTED", async () => {
+    const { client } = await serve({ methods: {} });
+    const err = await unaryError(client, "/no.Such/Method", Buffer.from("x"));
+    expect(err.code).toBe(grpc.status.UNIMPLEMENTED);
+    expect(err.details).toContain("/no.Such/Method");
+  });
+
+  it("carries error details with any characters intact", async () => {
+    const details = "kein Zugriff auf „ctx“: 100% sicher\nzweite Zeile";
+    const { client } = await serve({ methods: { "/t.T/Fail": unaryMethod(async () => { throw new Error(details); }) } });
+    const err = await unaryError(client, "/t.T/Fail", Buffer.alloc(0));
+    expect(err.code).toBe(grpc.status.UNKNOWN);
+    expect(err.details).toBe(details);
+    expect(encodeGrpcMessage("a%b\u00e9")).toBe("a%25b%C3%A9");
+  });
+
+  it("reads repeated metadata values one by one", async () => {
+    let seen: string[] = [];
+    const { client } = await serve({
+      methods: {
+        "/t.T/Echo": streamMethod((call: ServerStreamCall) => {
+          seen = call.metadata.get("x-pattern");
+          call.end();
+        }),
+      },
+    });
+    const metadata = new grpc.Metadata();
+    metadata.add("x-pattern", "a");
+    metadata.add("x-pattern", "b,c");
+    const call = client.makeBidiStreamRequest("/t.T/Echo", identity, identity, metadata);
+    call.on("data", () => {});
+    call.end();
+    const status = await new Promise<grpc.StatusObject>((resolve) => call.on("status", resolve));
+    expect(status.code).toBe(grpc.status.OK);
+    expect(seen.flatMap((v) => v.split(", "))).toEqual(["a", "b,c"]);
+  });
+
+  it("streams many messages both ways in order, and acknowledges writes without waiting for each to be flushed", async () => {
+    const count = 5_000;
+    let acknowledgedBeforeFirstTick = 0;
+    const { client } = await serve({
+      methods: {
+        "/t.T/Stream": streamMethod((call: ServerStreamCall) => {
+          let received = 0;
+          call.on("data", (m: Buffer) => {
+            expect(m.readUInt32BE(0)).toBe(received++);
+          });
+          call.on("end", () => {
+            expect(received).toBe(count);
+            let acknowledged = 0;
+            for (let i = 0; i < count; i++) {
+              const m = Buffer.alloc(4);
+              m.writeUInt32BE(i);
+              call.write(m, () => acknowledged++);
+            }
+            // A write waiting for the previous one to be flushed could not be acknowledged yet.
+            setImmediate(() => (acknowledgedBeforeFirstTick = acknowledged));
+            call.end();
+          });
+        }),
+      },
+    });
+    const call = client.makeBidiStreamRequest("/t.T/Stream", identity, identity);
+    const got: number[] = [];
+    call.on("data", (m: Buffer) => got.push(m.readUInt32BE(0)));
+    for (let i = 0; i < count; i++) {
+      const m = Buffer.alloc(4);
+      m.writeUInt32BE(i);
+      call.write(m);
+    }
+    call.end();
+    const status = await new Promise<grpc.StatusObject>((resolve) => call.on("status", resolve));
+    expect(status.code).toBe(grpc.status.OK);
+    expect(got).toEqual(Array.from({ length: count }, (_, i) => i));
+    expect(acknowledgedBeforeFirstTick).toBeGreaterThan(100);
+  });
+
+  it("tells a stream handler when the caller cancels", async () => {
+    let cancelled: () => void = () => {};
+    const wasCancelled = new Promise<void>((resolve) => (cancelled = resolve));
+    const { client } = await serve({ methods: { "/t.T/Hang": streamMethod((call: ServerStreamCall) => call.on("cancelled", cancelled)) } });
+    const call = client.makeBidiStreamRequest("/t.T/Hang", identity, identity);
+    call.on("error", () => {});
+    call.write(Buffer.from("x"));
+    await sleep(50);
+    call.cancel();
+    await wasCancelled;
+    expect(GrpcStatus.CANCELLED).toBe(grpc.status.CANCELLED);
+  });
+});
 
 describe("secretsService", () => {
   const requests = codecFor<{ ID: string; annotations?: Record<string, string> }>("moby.buildkit.secrets.v1.GetSecretRequest");

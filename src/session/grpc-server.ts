@@ -1,0 +1,274 @@
+import http2 from "node:http2";
+import type { IncomingHttpHeaders, ServerHttp2Session, ServerHttp2Stream } from "node:http2";
+import { Duplex } from "node:stream";
+
+/** gRPC status codes (google.rpc.Code) that brewkit's session services answer with. */
+export const GrpcStatus = {
+  OK: 0,
+  CANCELLED: 1,
+  UNKNOWN: 2,
+  INVALID_ARGUMENT: 3,
+  NOT_FOUND: 5,
+  RESOURCE_EXHAUSTED: 8,
+  FAILED_PRECONDITION: 9,
+  UNIMPLEMENTED: 12,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+} as const;
+
+/** One of the GrpcStatus codes. */
+export type GrpcStatusCode = (typeof GrpcStatus)[keyof typeof GrpcStatus];
+
+/** A failure a handler reports to the caller as a gRPC status. */
+export class StatusError extends Error {
+  constructor(
+    readonly code: GrpcStatusCode,
+    readonly details: string,
+  ) {
+    super(details);
+    this.name = "StatusError";
+  }
+}
+
+/** The request headers of a call, read like gRPC metadata. */
+export class CallMetadata {
+  constructor(private readonly headers: IncomingHttpHeaders) {}
+
+  /** Every value of `key` (lower case), in the order sent; `-bin` keys are decoded from base64. */
+  get(key: string): string[] {
+    const raw = this.headers[key];
+    const values = raw === undefined ? [] : Array.isArray(raw) ? raw : [raw];
+    return key.endsWith("-bin") ? values.map((v) => Buffer.from(v, "base64").toString("utf8")) : values;
+  }
+}
+
+/** Answers a unary call with the response message, or rejects with a StatusError. */
+export type UnaryHandler = (request: Buffer, metadata: CallMetadata) => Promise<Buffer>;
+
+/** Serves a streaming call: read and write messages on `call`, then `end()` or `fail()` it. */
+export type StreamHandler = (call: ServerStreamCall) => void;
+
+/** One method of a session service, by its full path (`/package.Service/Method`). */
+export type MethodHandler = { kind: "unary"; handle: UnaryHandler } | { kind: "stream"; handle: StreamHandler };
+
+// The largest message the daemon sends on a session is a file chunk; this bounds a bad peer.
+const maxReceiveMessageBytes = 16 * 1024 * 1024;
+// Below this, a message and its 5-byte prefix are copied into one write.
+const copyBelowBytes = 16 * 1024;
+// Flow-control windows we grant the daemon: exports arrive in bursts of file chunks, and
+// HTTP/2's default of 64 KiB would stall them on every round trip.
+const streamWindowBytes = 4 * 1024 * 1024;
+const sessionWindowBytes = 16 * 1024 * 1024;
+
+/**
+ * A streaming call as an object-mode Duplex of message payloads. Writes are framed
+ * onto the HTTP/2 stream and acknowledged as soon as the stream buffers them, so many
+ * small messages leave in one batch (a write does not wait for the previous one to be
+ * flushed). `end()` closes with status OK; `fail()` with an error status. Emits
+ * `cancelled` when the caller resets the stream before the call finished.
+ */
+export class ServerStreamCall extends Duplex {
+  /** The caller's request metadata. */
+  readonly metadata: CallMetadata;
+  private finished = false;
+
+  constructor(
+    private readonly stream: ServerHttp2Stream,
+    headers: IncomingHttpHeaders,
+  ) {
+    super({ objectMode: true, allowHalfOpen: true });
+    this.metadata = new CallMetadata(headers);
+  }
+
+  /** True once the call was ended, failed or cancelled. */
+  get isFinished(): boolean {
+    return this.finished;
+  }
+
+  /** Ends the call with `code` and `details` (unless it already finished). */
+  fail(code: GrpcStatusCode, details: string): void {
+    if (this.finished) return;
+    this.finished = true;
+    finishStream(this.stream, code, details);
+    // Later writes are dropped, as the caller no longer reads them.
+    this.destroy();
+  }
+
+  /** @internal A message arrived from the caller. */
+  deliver(message: Buffer): void {
+    if (!this.push(message)) this.stream.pause();
+  }
+
+  /** @internal The caller half-closed its side. */
+  deliverEnd(): void {
+    this.push(null);
+  }
+
+  /** @internal The HTTP/2 stream closed: a reset by the caller if the call had not finished. */
+  cancel(): void {
+    if (!this.finished) {
+      this.finished = true;
+      this.emit("cancelled", "cancelled");
+    }
+    this.destroy();
+  }
+
+  override _read(): void {
+    this.stream.resume();
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    if (this.finished || this.stream.destroyed) return callback();
+    const ok = writeMessage(this.stream, chunk);
+    if (ok) callback();
+    else this.stream.once("drain", () => callback());
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    if (!this.finished) {
+      this.finished = true;
+      finishStream(this.stream, GrpcStatus.OK, "");
+    }
+    callback();
+  }
+}
+
+/**
+ * The gRPC server brewkit runs on its end of a session. The daemon is the HTTP/2 client
+ * of a connection tunnelled through Control.Session; this serves the methods brewkit
+ * advertises (health, file sync, exports, secrets, ssh) on it.
+ */
+export class SessionGrpcServer {
+  private readonly server = http2.createServer({
+    settings: { initialWindowSize: streamWindowBytes },
+    maxSessionMemory: 64,
+  });
+  private readonly sessions = new Set<ServerHttp2Session>();
+  private readonly calls = new Set<ServerStreamCall>();
+
+  constructor(private readonly methods: ReadonlyMap<string, MethodHandler>) {
+    this.server.on("session", (session) => {
+      this.sessions.add(session);
+      session.on("close", () => this.sessions.delete(session));
+      session.on("error", () => undefined);
+      session.setLocalWindowSize(sessionWindowBytes);
+    });
+    this.server.on("stream", (stream, headers) => this.dispatch(stream, headers));
+  }
+
+  /** Serves the HTTP/2 connection carried by `socket`. */
+  serve(socket: Duplex): void {
+    this.server.emit("connection", socket);
+  }
+
+  /** Cancels every call in flight and closes the connections. */
+  close(): void {
+    for (const call of this.calls) call.cancel();
+    for (const session of this.sessions) session.destroy();
+    this.server.close();
+  }
+
+  private dispatch(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
+    stream.on("error", () => undefined);
+    const path = String(headers[":path"] ?? "");
+    const method = this.methods.get(path);
+    if (method === undefined) {
+      stream.respond({ ":status": 200, "content-type": "application/grpc", "grpc-status": String(GrpcStatus.UNIMPLEMENTED), "grpc-message": encodeGrpcMessage(`unknown method ${path}`) }, { endStream: true });
+      return;
+    }
+    stream.respond({ ":status": 200, "content-type": "application/grpc" }, { waitForTrailers: true });
+    const messages = new MessageReader();
+    if (method.kind === "unary") {
+      const received: Buffer[] = [];
+      stream.on("data", (chunk: Buffer) => {
+        const error = messages.push(chunk, (m) => received.push(m));
+        if (error) finishStream(stream, error.code, error.details);
+      });
+      stream.on("end", () => {
+        if (stream.closed || stream.destroyed) return;
+        if (received.length !== 1) return finishStream(stream, GrpcStatus.INVALID_ARGUMENT, `expected one request message, got ${received.length}`);
+        method.handle(received[0]!, new CallMetadata(headers)).then(
+          (response) => {
+            if (stream.closed || stream.destroyed) return;
+            writeMessage(stream, response);
+            finishStream(stream, GrpcStatus.OK, "");
+          },
+          (err: unknown) => {
+            if (stream.closed || stream.destroyed) return;
+            const status = err instanceof StatusError ? err : new StatusError(GrpcStatus.UNKNOWN, (err as Error)?.message ?? String(err));
+            finishStream(stream, status.code, status.details);
+          },
+        );
+      });
+      return;
+    }
+    const call = new ServerStreamCall(stream, headers);
+    this.calls.add(call);
+    call.on("close", () => this.calls.delete(call));
+    call.on("error", () => undefined);
+    stream.on("data", (chunk: Buffer) => {
+      const error = messages.push(chunk, (m) => call.deliver(m));
+      if (error) call.fail(error.code, error.details);
+    });
+    stream.on("end", () => call.deliverEnd());
+    stream.on("close", () => call.cancel());
+    method.handle(call);
+  }
+}
+
+/** Splits an HTTP/2 data stream into gRPC messages (a flag byte, a uint32 length, the bytes). */
+class MessageReader {
+  private pending: Buffer = Buffer.alloc(0);
+
+  push(chunk: Buffer, onMessage: (message: Buffer) => void): StatusError | undefined {
+    let buffer = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
+    while (buffer.length >= 5) {
+      if (buffer[0] !== 0) return new StatusError(GrpcStatus.UNIMPLEMENTED, "compressed messages are not supported");
+      const length = buffer.readUInt32BE(1);
+      if (length > maxReceiveMessageBytes) return new StatusError(GrpcStatus.RESOURCE_EXHAUSTED, `message of ${length} bytes exceeds ${maxReceiveMessageBytes}`);
+      if (buffer.length < 5 + length) break;
+      onMessage(buffer.subarray(5, 5 + length));
+      buffer = buffer.subarray(5 + length);
+    }
+    this.pending = buffer;
+    return undefined;
+  }
+}
+
+/** Writes one framed message; false when the stream asks to wait for 'drain'. */
+function writeMessage(stream: ServerHttp2Stream, message: Buffer): boolean {
+  const prefix = Buffer.allocUnsafe(5);
+  prefix[0] = 0;
+  prefix.writeUInt32BE(message.length, 1);
+  if (message.length < copyBelowBytes) return stream.write(Buffer.concat([prefix, message]));
+  stream.cork();
+  stream.write(prefix);
+  const ok = stream.write(message);
+  stream.uncork();
+  return ok;
+}
+
+/** Ends the response with the status in trailers (sent once the data written so far is out). */
+function finishStream(stream: ServerHttp2Stream, code: GrpcStatusCode, details: string): void {
+  if (stream.closed || stream.destroyed) return;
+  const trailers: http2.OutgoingHttpHeaders = { "grpc-status": String(code) };
+  if (details) trailers["grpc-message"] = encodeGrpcMessage(details);
+  if (stream.writableEnded) return;
+  stream.once("wantTrailers", () => {
+    try {
+      stream.sendTrailers(trailers);
+    } catch {
+      // The caller reset the stream meanwhile.
+    }
+  });
+  stream.end();
+}
+
+/** grpc-message is percent-encoded: everything outside printable ASCII, and `%` itself. */
+export function encodeGrpcMessage(message: string): string {
+  let out = "";
+  for (const byte of Buffer.from(message, "utf8")) {
+    out += byte >= 0x20 && byte <= 0x7e && byte !== 0x25 ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
+  }
+  return out;
+}
