@@ -150,7 +150,7 @@ export async function manyTargets(s: BenchSettings): Promise<Row[]> {
     project(dir, manyTargetsConfig(count));
     const samples: number[] = [];
     for (let i = 0; i < s.samples; i++) {
-      const out = await measure(process.execPath, ["--import", "tsx", path.join(repoRoot, "bench/plan-cost.ts"), path.join(dir, "brewkit.config.ts")], { cwd: repoRoot });
+      const out = await measure(process.execPath, [path.join(repoRoot, "bench/plan-cost.mjs"), path.join(dir, "brewkit.config.ts")], { cwd: repoRoot });
       samples.push((JSON.parse(out.stdout) as { ms: number }).ms);
     }
     const summary = summarize(samples);

@@ -1,3 +1,4 @@
+import { trace } from "../trace.ts";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { findConfigFile, loadConfig, type LoadedConfig } from "../config/index.ts";
@@ -16,7 +17,9 @@ export interface Project {
 /** Finds, evaluates and reads the project of the current directory (or `--config`). */
 export async function loadProject(options: { config?: string }): Promise<Project> {
   const file = findConfigFile(process.cwd(), options.config);
+  trace("config-load");
   const config = await loadConfig(file);
+  trace("config-loaded");
   return { config, ignorePatterns: readIgnorePatterns(config.projectDir) };
 }
 

@@ -72,7 +72,7 @@ export class ControlClient {
   }
 
   /** Opens the session tunnel: a raw byte stream carried in BytesMessages. */
-  openSession(metadata: grpc.Metadata): grpc.ClientDuplexStream<Uint8Array, Buffer> {
+  openSession(metadata: grpc.Metadata): grpc.ClientDuplexStream<Uint8Array | readonly Uint8Array[], Buffer> {
     return this.grpcClient.makeBidiStreamRequest(`${service}Session`, encodeBytesMessage, decodeBytesMessage, metadata);
   }
 

@@ -2,7 +2,7 @@ import { copy, marshal, scratch, type Definition, type State } from "../llb/inde
 import type { Variable } from "../model/index.ts";
 import { checkOutputDir, type Plan, type PlannedCache, type PlannedTarget } from "../plan/index.ts";
 import { seedStep, writeBackStep } from "./cache-mirror.ts";
-import { TargetCompiler } from "./target-compiler.ts";
+import { TargetCompiler, type CompiledClosure } from "./target-compiler.ts";
 import type { CompiledExport, CompiledJob, CompiledLocalDir, CompiledTarget, CompileOptions, Requirements } from "./types.ts";
 
 export type * from "./types.ts";
@@ -13,6 +13,19 @@ export { compileCacheExport, compileCacheImport, type CacheTransfer, type CacheT
 export function targetState(plan: Plan, name: string, options: CompileOptions): { state: State; localDirs: Map<string, CompiledLocalDir> } {
   const compiler = new TargetCompiler(plan, options);
   return { state: compiler.stateOf(name), localDirs: compiler.localDirs };
+}
+
+// Plans are immutable and compiling is pure, so the targets of one plan compiled with one
+// options object (variables all evaluated by then) are compiled once and shared: a base
+// used by a thousand targets is lowered, and its ops encoded, once.
+const closuresByPlan = new WeakMap<Plan, WeakMap<CompileOptions, Map<string, CompiledClosure>>>();
+
+function sharedClosures(plan: Plan, options: CompileOptions): Map<string, CompiledClosure> {
+  let byOptions = closuresByPlan.get(plan);
+  if (!byOptions) closuresByPlan.set(plan, (byOptions = new WeakMap()));
+  let closures = byOptions.get(options);
+  if (!closures) byOptions.set(options, (closures = new Map()));
+  return closures;
 }
 
 /** Caches with a host folder used by `t` or its base chain, each with the target that declares it first from the root. */
@@ -30,7 +43,7 @@ function mirroredCaches(plan: Plan, t: PlannedTarget): Array<{ owner: PlannedTar
  * the caches written back to their host folders. Pure: same plan and options, same bytes.
  */
 export function compileTarget(plan: Plan, name: string, options: CompileOptions): CompiledTarget {
-  const compiler = new TargetCompiler(plan, options);
+  const compiler = new TargetCompiler(plan, options, sharedClosures(plan, options));
   const state = compiler.stateOf(name);
   const target = plan.targets.get(name)!;
   const marshalOptions = { platform: options.platform, localUniqueId: options.localUniqueId };

@@ -18,15 +18,28 @@ export function imageConfigKey(ref: string, platform: Platform | undefined): str
 
 const copyOptions = { copyDirContents: true, createDestPath: true, followSymlinks: true, allowWildcard: true, allowEmptyWildcard: true } as const;
 
+/** A target compiled once: its final state and what its whole chain needs. */
+export interface CompiledClosure {
+  readonly state: State;
+  readonly localDirs: ReadonlyMap<string, CompiledLocalDir>;
+  readonly requirements: Requirements;
+}
+
 /** Lowers planned targets to LLB states, sharing the state of a target used by several others. */
 export class TargetCompiler {
   private readonly states = new Map<string, State>();
   readonly localDirs = new Map<string, CompiledLocalDir>();
   readonly requirements: Requirements = { secrets: [], ssh: [], entitlements: [] };
 
+  /**
+   * `closures`, when given, holds targets already compiled with the same plan and options
+   * (by other compilers): they are reused, not rebuilt, so the states, and the ops the
+   * marshaller has encoded for them, are shared.
+   */
   constructor(
     private readonly plan: Plan,
     private readonly options: CompileOptions,
+    private readonly closures?: Map<string, CompiledClosure>,
   ) {}
 
   /** The string of a value, with the evaluated variables substituted. */
@@ -49,9 +62,33 @@ export class TargetCompiler {
     if (known) return known;
     const t = this.plan.targets.get(name);
     if (!t) throw new Error(`internal: target "${name}" is not in the plan`);
-    const state = this.build(t);
-    this.states.set(name, state);
-    return state;
+    if (!this.closures) {
+      const state = this.build(t);
+      this.states.set(name, state);
+      return state;
+    }
+    let closure = this.closures.get(name);
+    if (!closure) {
+      // Built on a compiler of its own, so the closure holds exactly what this chain needs.
+      const own = new TargetCompiler(this.plan, this.options, this.closures);
+      closure = { state: own.build(t), localDirs: own.localDirs, requirements: own.requirements };
+      this.closures.set(name, closure);
+    }
+    this.absorb(closure);
+    this.states.set(name, closure.state);
+    return closure.state;
+  }
+
+  // Takes over what a reused target needs, as if it had been built here.
+  private absorb(closure: CompiledClosure): void {
+    for (const [name, dir] of closure.localDirs) this.localDirs.set(name, dir);
+    for (const s of closure.requirements.secrets) {
+      if (!this.requirements.secrets.some((r) => r.id === s.id && r.target === s.target)) this.requirements.secrets.push(s);
+    }
+    for (const s of closure.requirements.ssh) {
+      if (!this.requirements.ssh.some((r) => r.id === s.id && r.target === s.target)) this.requirements.ssh.push(s);
+    }
+    for (const e of closure.requirements.entitlements) if (!this.requirements.entitlements.includes(e)) this.requirements.entitlements.push(e);
   }
 
   /** The state of a target right before its commands, and the argv of each command; for variables. */

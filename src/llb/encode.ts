@@ -24,45 +24,58 @@ const enum WireType {
   Fixed32 = 5,
 }
 
-/** Collects encoded chunks without copying large byte fields until the end. */
+/** Appends encoded bytes to one growing buffer (ops are small: a few hundred bytes). */
 class Writer {
-  private readonly parts: Uint8Array[] = [];
+  private buf = new Uint8Array(256);
   length = 0;
+
+  private reserve(n: number): void {
+    if (this.length + n <= this.buf.length) return;
+    const grown = new Uint8Array(Math.max(this.buf.length * 2, this.length + n));
+    grown.set(this.buf.subarray(0, this.length));
+    this.buf = grown;
+  }
 
   push(bytes: Uint8Array): void {
     if (bytes.length === 0) return;
-    this.parts.push(bytes);
+    this.reserve(bytes.length);
+    this.buf.set(bytes, this.length);
     this.length += bytes.length;
   }
 
   varint(value: bigint): void {
     let v = BigInt.asUintN(64, value);
-    const out: number[] = [];
+    if (v <= 0x1fffffffffffffn) return this.smallVarint(Number(v));
+    this.reserve(10);
     while (v >= 0x80n) {
-      out.push(Number(v & 0x7fn) | 0x80);
+      this.buf[this.length++] = Number(v & 0x7fn) | 0x80;
       v >>= 7n;
     }
-    out.push(Number(v));
-    this.push(Uint8Array.from(out));
+    this.buf[this.length++] = Number(v);
+  }
+
+  /** A varint of a non-negative integer below 2^53, without bigint arithmetic. */
+  smallVarint(value: number): void {
+    this.reserve(8);
+    let v = value;
+    while (v >= 0x80) {
+      this.buf[this.length++] = (v % 0x80) | 0x80;
+      v = Math.floor(v / 0x80);
+    }
+    this.buf[this.length++] = v;
   }
 
   tag(id: number, wire: WireType): void {
-    this.varint(BigInt((id << 3) | wire));
+    this.smallVarint(id * 8 + wire);
   }
 
   lengthDelimited(bytes: Uint8Array): void {
-    this.varint(BigInt(bytes.length));
+    this.smallVarint(bytes.length);
     this.push(bytes);
   }
 
   finish(): Uint8Array {
-    const out = new Uint8Array(this.length);
-    let offset = 0;
-    for (const part of this.parts) {
-      out.set(part, offset);
-      offset += part.length;
-    }
-    return out;
+    return this.buf.slice(0, this.length);
   }
 }
 
@@ -288,8 +301,12 @@ function encodeWith(type: protobuf.Type, message: unknown, path: string): Uint8A
  * `proto.MarshalOptions{Deterministic: true}` (and vtprotobuf's MarshalVT).
  */
 export function encodeMessage(typeName: string, message: object): Uint8Array {
-  return encodeWith(protoRoot().lookupType(typeName), message, typeName);
+  let type = messageTypes.get(typeName);
+  if (!type) messageTypes.set(typeName, (type = protoRoot().lookupType(typeName)));
+  return encodeWith(type, message, typeName);
 }
+
+const messageTypes = new Map<string, protobuf.Type>();
 
 /** Encodes one LLB op; its digest is the sha256 of exactly these bytes. */
 export function encodeOp(op: Wire<Pb_Op>): Uint8Array {

@@ -4,7 +4,7 @@ import { digestOf, encodeOp } from "./encode.ts";
 import { outputOf } from "./internal.ts";
 import type { Platform } from "./platform.ts";
 import type { State } from "./state.ts";
-import { marshalVertex, mergeMeta, metaToPb, opMeta, type MarshalContext, type OpMeta, type Vertex } from "./vertex.ts";
+import { marshalVertex, mergeMeta, metaToPb, opMeta, type MarshalContext, type MarshaledVertex, type OpMeta, type Vertex } from "./vertex.ts";
 
 /** Options of `marshal`. */
 export interface MarshalOptions {
@@ -29,6 +29,17 @@ export interface Definition extends Pb_Definition {
   digests: string[];
 }
 
+// Vertices are immutable, so one serializes the same way in every marshal call with the
+// same options: the bases many targets share are encoded once, not once per target.
+const marshaledByOptions = new Map<string, WeakMap<Vertex, MarshaledVertex>>();
+
+function marshaledVertices(opts: MarshalOptions): WeakMap<Vertex, MarshaledVertex> {
+  const key = JSON.stringify([opts.platform, opts.localUniqueId ?? null, opts.ignoreCache === true]);
+  let cache = marshaledByOptions.get(key);
+  if (!cache) marshaledByOptions.set(key, (cache = new WeakMap()));
+  return cache;
+}
+
 /**
  * Serializes everything `state` depends on, the way Go's `llb.State.Marshal` does:
  * inputs before the ops that read them, each op once, then a terminator op. The
@@ -40,7 +51,7 @@ export function marshal(state: State, opts: MarshalOptions): Definition {
     platform: opts.platform,
     localUniqueId: opts.localUniqueId,
     meta: opMeta({ ignoreCache: opts.ignoreCache === true }, []),
-    cache: new Map(),
+    cache: marshaledVertices(opts),
   };
   const def: Uint8Array[] = [];
   const digests: string[] = [];

@@ -61,8 +61,8 @@ export interface MarshalContext {
   readonly localUniqueId: string | undefined;
   /** Metadata applied to every op (e.g. ignore-cache for the whole build). */
   readonly meta: OpMeta;
-  /** Vertices already serialized in this call. */
-  readonly cache: Map<Vertex, MarshaledVertex>;
+  /** Vertices already serialized with these options. */
+  readonly cache: WeakMap<Vertex, MarshaledVertex>;
 }
 
 /** One serialized op. */
@@ -80,7 +80,7 @@ export interface Vertex {
   marshal(ctx: MarshalContext): MarshaledVertex;
 }
 
-/** Serializes `v` once per marshal call. */
+/** Serializes `v` once per set of marshal options. */
 export function marshalVertex(v: Vertex, ctx: MarshalContext): MarshaledVertex {
   let done = ctx.cache.get(v);
   if (!done) {

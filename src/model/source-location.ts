@@ -7,8 +7,10 @@ export interface SourceLocation {
   line: number;
 }
 
-// brewkit's own sources: frames there are never the user's definition site.
-const brewkitSrc = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+// brewkit's own sources (src/ or a build of it): frames there are never the user's
+// definition site. Found from this very function's frame, which works whether this
+// module runs as ESM or CommonJS.
+let brewkitSrc: string | undefined;
 
 /**
  * The config file and line that called into the DSL, read from the call stack, so
@@ -24,6 +26,8 @@ export function callerLocation(): SourceLocation | undefined {
     const raw = match[1].replace(/\?.*$/, "");
     if (raw.startsWith("node:")) continue;
     const file = raw.startsWith("file://") ? fileURLToPath(raw) : raw;
+    // The first frame with a file is this function's own.
+    brewkitSrc ??= path.dirname(path.dirname(file));
     if (file.startsWith(brewkitSrc + path.sep) || file.includes(`${path.sep}node_modules${path.sep}`)) continue;
     return { file, line: Number(match[2]) };
   }

@@ -33,7 +33,7 @@ export class BuildSession {
   readonly stats: TransferStats = emptyTransferStats();
   private readonly server: SessionGrpcServer;
   private readonly abort = new AbortController();
-  private call: grpc.ClientDuplexStream<Uint8Array, Buffer> | undefined;
+  private call: grpc.ClientDuplexStream<Uint8Array | readonly Uint8Array[], Buffer> | undefined;
   private readonly methods = new Map<string, MethodHandler>();
   private readonly exportsInFlight = new Set<Promise<unknown>>();
 
