@@ -10,7 +10,7 @@ function input(targets: Record<string, Target>): PlanInput {
 const platform = { OS: "linux", Architecture: "amd64" };
 
 describe("compileTarget across the targets of a plan", () => {
-  const base = target({ from: "busybox", copy: "tools", env: { A: "1" }, command: "make tools", cache: cache("tools", "/root/.cache") });
+  const base = target({ from: "busybox", copy: "tools", env: { A: "1" }, command: "make tools", cache: [cache("tools", "/root/.cache")] });
   const lib = target({ from: base, copy: "lib", command: "make lib", secrets: [secret("token", { env: "TOKEN" })] });
   const app = target({ from: base, copy: ["src", { from: lib, src: "/out", dest: "/lib" }], command: "make app", network: "host", output: { artifact: "bin", local: "dist" } });
   const test = target({ from: app, command: "make test", ssh: true });
