@@ -28,11 +28,14 @@ export interface Row {
   note?: string;
 }
 
-/** A project directory that resolves `brewkit` to this repository. */
-export function project(dir: string, config: string): string {
+/**
+ * A project directory that resolves `brewkit` to this repository: an ES module project
+ * (`"type": "module"`), or a CommonJS one (no type) when `commonJs` is set.
+ */
+export function project(dir: string, config: string, commonJs = false): string {
   mkdirSync(path.join(dir, "node_modules"), { recursive: true });
   rmSync(path.join(dir, "node_modules", "brewkit"), { force: true });
-  writeFileSync(path.join(dir, "package.json"), "{}\n");
+  writeFileSync(path.join(dir, "package.json"), commonJs ? "{}\n" : `${JSON.stringify({ type: "module" })}\n`);
   symlinkSync(repoRoot, path.join(dir, "node_modules", "brewkit"), "dir");
   writeFileSync(path.join(dir, "brewkit.config.ts"), config);
   return dir;
@@ -44,6 +47,16 @@ function env(s: BenchSettings, extra: Record<string, string> = {}): NodeJS.Proce
 
 const brewkit = (s: BenchSettings, cwd: string, args: string[], extra?: Record<string, string>) =>
   measure(process.execPath, [brewkitBin, ...args, "--progress", "quiet"], { cwd, env: env(s, extra) });
+
+/** The `first-request` times (ms since process start) a trace file recorded. */
+function startTimes(traceFile: string): number[] {
+  return readFileSync(traceFile, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as { event: string; sinceStart: number }).filter((e) => e.event === "first-request").map((e) => e.sinceStart);
+}
+
+/** A note giving brewkit's own start (process start → first request) within a row's runs. */
+function startNote(traceFile: string): string {
+  return `brewkit start ${Math.round(summarize(startTimes(traceFile)).median)} ms of it`;
+}
 
 const buildctl = (s: BenchSettings, cwd: string, args: string[], stdinFile?: string) =>
   measure(s.buildctl, ["--addr", s.daemonAddress, ...args], { cwd, env: process.env, stdinFile });
@@ -87,19 +100,28 @@ export const ex = target({ from: scratch, copy: "ctx", output: { artifact: "/ctx
 `);
   const size = `${s.files.toLocaleString("en")} files / ${Math.round(fixture.bytes / 2 ** 20)} MiB`;
   const up = await definitionFor(s, dir, "up");
+  const trace = (name: string) => {
+    const file = path.join(dir, `${name}.trace.jsonl`);
+    writeFileSync(file, "");
+    return file;
+  };
+  const traces = { cold: trace("cold"), warm: trace("warm"), changed: trace("changed"), exported: trace("exported") };
+  let phase: keyof typeof traces = "cold";
   const upload = {
-    brewkit: () => brewkit(s, dir, ["run", "up"]),
+    brewkit: () => brewkit(s, dir, ["run", "up"], { BREWKIT_TRACE: traces[phase] }),
     buildctl: () => buildctl(s, dir, ["build", ...up.locals], up.file),
   };
   const cold = await alternate(s, { ...upload, before: () => prune(s, dir) });
+  phase = "warm";
   const warm = await alternate(s, upload);
+  phase = "changed";
   let edit = 0;
   const changed = await alternate(s, { ...upload, before: async () => writeFileSync(fixture.sample, `edit ${edit++}\n`) });
 
   const ex = await definitionFor(s, dir, "ex");
   await brewkit(s, dir, ["run", "ex"]);
   const exported = await alternate(s, {
-    brewkit: () => brewkit(s, dir, ["run", "ex"]),
+    brewkit: () => brewkit(s, dir, ["run", "ex"], { BREWKIT_TRACE: traces.exported }),
     buildctl: () => buildctl(s, dir, ["build", ...ex.locals, "--output", `type=local,dest=${path.join(dir, "exported-buildctl")}`], ex.file),
     before: async () => {
       rmSync(path.join(dir, "exported"), { recursive: true, force: true });
@@ -108,12 +130,12 @@ export const ex = target({ from: scratch, copy: "ctx", output: { artifact: "/ctx
   });
   const ratioGoal = (b: Measured[], c: Measured[]) => ms(b).median / ms(c).median <= 1.0;
   return [
-    { scenario: `1. upload, cold (${size})`, brewkit: ms(cold.brewkit), buildctl: ms(cold.buildctl), unit: "ms", goal: "ratio ≤ 1.0", met: ratioGoal(cold.brewkit, cold.buildctl) },
-    { scenario: "1. upload, warm (nothing changed)", brewkit: ms(warm.brewkit), buildctl: ms(warm.buildctl), unit: "ms", goal: "ratio ≤ 1.0", met: ratioGoal(warm.brewkit, warm.buildctl) },
-    { scenario: "1. upload, one file changed", brewkit: ms(changed.brewkit), buildctl: ms(changed.buildctl), unit: "ms", goal: "ratio ≤ 1.0", met: ratioGoal(changed.brewkit, changed.buildctl) },
+    { scenario: `1. upload, cold (${size})`, brewkit: ms(cold.brewkit), buildctl: ms(cold.buildctl), unit: "ms", goal: "ratio ≤ 1.0", met: ratioGoal(cold.brewkit, cold.buildctl), note: startNote(traces.cold) },
+    { scenario: "1. upload, warm (nothing changed)", brewkit: ms(warm.brewkit), buildctl: ms(warm.buildctl), unit: "ms", goal: "ratio ≤ 1.0", met: ratioGoal(warm.brewkit, warm.buildctl), note: startNote(traces.warm) },
+    { scenario: "1. upload, one file changed", brewkit: ms(changed.brewkit), buildctl: ms(changed.buildctl), unit: "ms", goal: "ratio ≤ 1.0", met: ratioGoal(changed.brewkit, changed.buildctl), note: startNote(traces.changed) },
     { scenario: `5. peak RSS, cold upload (${size})`, brewkit: mib(cold.brewkit), buildctl: mib(cold.buildctl), unit: "MiB", goal: "brewkit < 150 MiB", met: mib(cold.brewkit).max < 150 },
     { scenario: `5. peak RSS, export (${size})`, brewkit: mib(exported.brewkit), buildctl: mib(exported.buildctl), unit: "MiB", goal: "brewkit < 150 MiB", met: mib(exported.brewkit).max < 150 },
-    { scenario: `6. artifact export (${size})`, brewkit: ms(exported.brewkit), buildctl: ms(exported.buildctl), unit: "ms", goal: "ratio ≤ 1.0", met: ratioGoal(exported.brewkit, exported.buildctl) },
+    { scenario: `6. artifact export (${size})`, brewkit: ms(exported.brewkit), buildctl: ms(exported.buildctl), unit: "ms", goal: "ratio ≤ 1.0", met: ratioGoal(exported.brewkit, exported.buildctl), note: startNote(traces.exported) },
   ];
 }
 
@@ -134,10 +156,9 @@ export async function cachedRerun(s: BenchSettings): Promise<Row[]> {
       return { ms: performance.now() - started, rssKiB: Math.max(...each.map((e) => e.rssKiB)), stdout: "", stdoutBytes: Buffer.alloc(0), stderr: "" };
     },
   });
-  const starts = readFileSync(traceFile, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as { event: string; sinceStart: number }).filter((e) => e.event === "first-request").map((e) => e.sinceStart);
-  const start = summarize(starts);
+  const start = summarize(startTimes(traceFile));
   return [
-    { scenario: "2. fully cached re-run, 10 targets", brewkit: ms(runs.brewkit), buildctl: ms(runs.buildctl), unit: "ms", goal: "ratio ≤ 1.2", met: ms(runs.brewkit).median / ms(runs.buildctl).median <= 1.2 },
+    { scenario: "2. fully cached re-run, 10 targets", brewkit: ms(runs.brewkit), buildctl: ms(runs.buildctl), unit: "ms", goal: "ratio ≤ 1.2", met: ms(runs.brewkit).median / ms(runs.buildctl).median <= 1.2, note: startNote(traceFile) },
     { scenario: "2. brewkit start: process start → first request to the daemon", brewkit: start, unit: "ms", goal: "< 250 ms", met: start.median < 250 },
   ];
 }
@@ -145,16 +166,18 @@ export async function cachedRerun(s: BenchSettings): Promise<Row[]> {
 /** Scenario 3: evaluate + plan + marshal of generated configs, to show the cost per target. */
 export async function manyTargets(s: BenchSettings): Promise<Row[]> {
   const rows: Row[] = [];
-  for (const count of s.targetCounts) {
-    const dir = path.join(s.work, `targets-${count}`);
-    project(dir, manyTargetsConfig(count));
+  const cases = [...s.targetCounts.map((count) => ({ count, commonJs: false })), { count: s.targetCounts.includes(1000) ? 1000 : s.targetCounts.at(-1)!, commonJs: true }];
+  for (const { count, commonJs } of cases) {
+    const dir = path.join(s.work, `targets-${count}${commonJs ? "-cjs" : ""}`);
+    project(dir, manyTargetsConfig(count), commonJs);
     const samples: number[] = [];
     for (let i = 0; i < s.samples; i++) {
       const out = await measure(process.execPath, [path.join(repoRoot, "bench/plan-cost.mjs"), path.join(dir, "brewkit.config.ts")], { cwd: repoRoot });
       samples.push((JSON.parse(out.stdout) as { ms: number }).ms);
     }
     const summary = summarize(samples);
-    rows.push({ scenario: `3. evaluate + plan + marshal, ${count} targets`, brewkit: summary, unit: "ms", goal: count === 1000 ? "< 300 ms" : "linear", met: count === 1000 ? summary.median < 300 : undefined, note: `${(summary.median / count).toFixed(3)} ms per target` });
+    const kind = commonJs ? "CommonJS project" : "ES module project";
+    rows.push({ scenario: `3. evaluate + plan + marshal, ${count} targets (${kind})`, brewkit: summary, unit: "ms", goal: count === 1000 ? "< 300 ms" : "linear", met: count === 1000 ? summary.median < 300 : undefined, note: `${(summary.median / count).toFixed(3)} ms per target` });
   }
   return rows;
 }

@@ -40,24 +40,21 @@ export interface ReceiveResult {
   reused: number;
 }
 
-// Files requested and not yet complete, each created ahead of its content and holding a
-// descriptor. The sender serves a few at a time from a queue; keeping it full hides the
-// round trip, and the creates run in parallel meanwhile.
-const MAX_FILES_IN_FLIGHT = 64;
-
-interface Requested {
-  id: number;
-  stat: Stat;
-  /** Created without asking the sender for content. */
-  empty: boolean;
-}
+// Like Go's receiver, every file is requested as soon as its STAT is placed: the sender
+// serves requests from a queue, and a short one leaves it idle between round trips.
+// Creating files is bounded instead: at most this many are created ahead of their
+// content (on the thread pool, in parallel) and hold a descriptor.
+const MAX_FILES_OPEN = 64;
 
 /** The receiving half of the fsutil protocol, writing into a TreeWriter. */
 class Receiver {
   private readonly validator = new EntryValidator();
-  private readonly toRequest: Array<Requested | undefined> = [];
-  private requested = 0;
+  // Files to create, in the order their content was requested (or, if empty, listed).
+  private readonly toCreate: Array<IncomingFile | undefined> = [];
+  private nextCreate = 0;
+  private readonly emptyFiles = new Set<IncomingFile>();
   private readonly receiving = new Map<number, IncomingFile>();
+  // Created (or being created) and not finished.
   private readonly live = new Set<IncomingFile>();
   private nextId = 0;
   private listed = false;
@@ -127,7 +124,21 @@ class Receiver {
     this.result.entries++;
     if (isRegularMode(stat.mode)) this.result.files++;
     const placed = await this.tree.place(stat);
-    if (placed !== "done") this.toRequest.push({ id, stat, empty: placed === "empty" });
+    if (placed === "done") return;
+    const file = this.tree.openFile(stat);
+    this.toCreate.push(file);
+    if (placed === "empty") {
+      this.emptyFiles.add(file);
+      return;
+    }
+    this.receiving.set(id, file);
+    this.channel.send({ type: PacketType.REQ, id }).catch((err: unknown) => this.channel.fail(err));
+  }
+
+  private startCreate(file: IncomingFile): void {
+    if (file.started) return;
+    file.create();
+    this.live.add(file);
   }
 
   // Finishes a file once it is created; the transfer fails if that does.
@@ -150,32 +161,29 @@ class Receiver {
     if (!file) throw new FileSyncProtocolError(`invalid file request ${id}`);
     if (!data || data.length === 0) {
       this.receiving.delete(id);
+      this.startCreate(file);
       this.complete(file);
       return;
     }
+    // Content may come before the file's turn in the create window.
+    this.startCreate(file);
     const created = file.created();
     if (created !== undefined) await created;
     file.write(data);
   }
 
-  // Runs after every packet and every finished file: requests more content
-  // while there is room, and ends the transfer once everything is written.
+  // Runs after every packet and every finished file: creates files ahead of their
+  // content while there is room, and ends the transfer once everything is written.
   private progress(): void {
-    while (this.live.size < MAX_FILES_IN_FLIGHT && this.requested < this.toRequest.length) {
-      const { id, stat, empty } = this.toRequest[this.requested]!;
-      // Walked forward only; dropping the entry frees its stat.
-      this.toRequest[this.requested++] = undefined;
-      const file = this.tree.openFile(stat);
-      file.create();
-      this.live.add(file);
-      if (empty) {
-        this.complete(file);
-        continue;
-      }
-      this.receiving.set(id, file);
-      this.channel.send({ type: PacketType.REQ, id }).catch((err: unknown) => this.channel.fail(err));
+    while (this.live.size < MAX_FILES_OPEN && this.nextCreate < this.toCreate.length) {
+      const file = this.toCreate[this.nextCreate]!;
+      // Walked forward only; dropping the entry frees it once complete.
+      this.toCreate[this.nextCreate++] = undefined;
+      if (file.started) continue;
+      this.startCreate(file);
+      if (this.emptyFiles.delete(file)) this.complete(file);
     }
-    if (this.listed && !this.finSent && this.requested === this.toRequest.length && this.live.size === 0) {
+    if (this.listed && !this.finSent && this.receiving.size === 0 && this.nextCreate === this.toCreate.length && this.live.size === 0) {
       // Set first: the sender's FIN may arrive before the send below settles.
       this.finSent = true;
       this.finishing = this.tree.finish().then(() => this.channel.send({ type: PacketType.FIN, id: 0 }));

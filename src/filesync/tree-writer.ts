@@ -48,6 +48,7 @@ export class IncomingFile {
   bytes = 0;
   private fd: number | undefined;
   private creating: Promise<void> | undefined;
+  private createStarted = false;
   private createError: unknown;
   private closed = false;
 
@@ -57,9 +58,16 @@ export class IncomingFile {
     private readonly owner: Ownership | undefined,
   ) {}
 
-  /** Starts creating the file; `created()` tells when it is done. */
+  /** True once create() was called. */
+  get started(): boolean {
+    return this.createStarted;
+  }
+
+  /** Starts creating the file (once); `created()` tells when it is done. */
   create(): void {
-    this.creating ??= fsio.open(this.hostPath, CREATE_FLAGS, 0o600).then(
+    if (this.createStarted) return;
+    this.createStarted = true;
+    this.creating = fsio.open(this.hostPath, CREATE_FLAGS, 0o600).then(
       (fd) => {
         // Abandoned meanwhile: nobody will close it otherwise.
         if (this.closed) fs.closeSync(fd);
@@ -75,7 +83,7 @@ export class IncomingFile {
 
   /** A promise while the file is still being created, else undefined: write() may be called. */
   created(): Promise<void> | undefined {
-    if (this.creating === undefined && this.fd === undefined && this.createError === undefined) this.create();
+    this.create();
     return this.creating;
   }
 

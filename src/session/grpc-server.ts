@@ -55,6 +55,8 @@ export type MethodHandler = { kind: "unary"; handle: UnaryHandler } | { kind: "s
 const maxReceiveMessageBytes = 16 * 1024 * 1024;
 // Below this, a message and its 5-byte prefix are copied into one write.
 const copyBelowBytes = 16 * 1024;
+// Small messages batched into one write, at most.
+const batchBytes = 64 * 1024;
 // Flow-control windows we grant the daemon: exports arrive in bursts of file chunks, and
 // HTTP/2's default of 64 KiB would stall them on every round trip.
 const streamWindowBytes = 4 * 1024 * 1024;
@@ -71,6 +73,10 @@ export class ServerStreamCall extends Duplex {
   /** The caller's request metadata. */
   readonly metadata: CallMetadata;
   private finished = false;
+  // Small framed messages waiting to go out as one write (see _write).
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private flushScheduled = false;
 
   constructor(
     private readonly stream: ServerHttp2Stream,
@@ -89,6 +95,8 @@ export class ServerStreamCall extends Duplex {
   fail(code: GrpcStatusCode, details: string): void {
     if (this.finished) return;
     this.finished = true;
+    // What was written before the failure still goes first (e.g. an ERR packet).
+    this.flush();
     finishStream(this.stream, code, details);
     // Later writes are dropped, as the caller no longer reads them.
     this.destroy();
@@ -117,9 +125,27 @@ export class ServerStreamCall extends Duplex {
     this.stream.resume();
   }
 
+  // Small messages (a file listing is thousands of them) are framed into a buffer that
+  // goes out as one HTTP/2 write when the event loop turns or the batch is full: a write
+  // per message costs more than the message. Large ones are written directly, in order.
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     if (this.finished || this.stream.destroyed) return callback();
-    const ok = writeMessage(this.stream, chunk);
+    let ok: boolean;
+    if (chunk.length >= copyBelowBytes) {
+      this.flush();
+      ok = writeMessage(this.stream, chunk);
+    } else {
+      this.pending.push(framePrefix(chunk.length), chunk);
+      this.pendingBytes += 5 + chunk.length;
+      if (this.pendingBytes >= batchBytes) ok = this.flush();
+      else {
+        ok = true;
+        if (!this.flushScheduled) {
+          this.flushScheduled = true;
+          setImmediate(() => this.flush());
+        }
+      }
+    }
     if (ok) callback();
     else this.stream.once("drain", () => callback());
   }
@@ -127,9 +153,21 @@ export class ServerStreamCall extends Duplex {
   override _final(callback: (error?: Error | null) => void): void {
     if (!this.finished) {
       this.finished = true;
+      this.flush();
       finishStream(this.stream, GrpcStatus.OK, "");
     }
     callback();
+  }
+
+  /** Writes the batched messages; false when the stream asks to wait for 'drain'. */
+  private flush(): boolean {
+    this.flushScheduled = false;
+    if (this.pending.length === 0) return true;
+    const bytes = Buffer.concat(this.pending, this.pendingBytes);
+    this.pending = [];
+    this.pendingBytes = 0;
+    if (this.stream.destroyed || this.stream.writableEnded) return true;
+    return this.stream.write(bytes);
   }
 }
 
@@ -235,11 +273,17 @@ class MessageReader {
   }
 }
 
-/** Writes one framed message; false when the stream asks to wait for 'drain'. */
-function writeMessage(stream: ServerHttp2Stream, message: Buffer): boolean {
+/** The 5-byte gRPC message prefix: not compressed, then the length. */
+function framePrefix(length: number): Buffer {
   const prefix = Buffer.allocUnsafe(5);
   prefix[0] = 0;
-  prefix.writeUInt32BE(message.length, 1);
+  prefix.writeUInt32BE(length, 1);
+  return prefix;
+}
+
+/** Writes one framed message; false when the stream asks to wait for 'drain'. */
+function writeMessage(stream: ServerHttp2Stream, message: Buffer): boolean {
+  const prefix = framePrefix(message.length);
   if (message.length < copyBelowBytes) return stream.write(Buffer.concat([prefix, message]));
   stream.cork();
   stream.write(prefix);
