@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "nod
 import path from "node:path";
 import { generateContext, manyTargetsConfig } from "./fixtures.ts";
 import { summarize, type Summary } from "./stats.ts";
-import { brewkitBin, measure, repoRoot, type Measured } from "./tools.ts";
+import { brewkitBin, HungError, measure, repoRoot, type Measured } from "./tools.ts";
 
 /** Settings of one benchmark run. */
 export interface BenchSettings {
@@ -45,8 +45,9 @@ function env(s: BenchSettings, extra: Record<string, string> = {}): NodeJS.Proce
   return { ...process.env, BUILDKIT_HOST: s.daemonAddress, BREWKIT_HOME: path.join(s.work, "home"), NO_COLOR: "1", ...extra };
 }
 
+// Run as users run it: the executable, with the runtime flags of its #! line.
 const brewkit = (s: BenchSettings, cwd: string, args: string[], extra?: Record<string, string>) =>
-  measure(process.execPath, [brewkitBin, ...args, "--progress", "quiet"], { cwd, env: env(s, extra) });
+  measure(brewkitBin, [...args, "--progress", "quiet"], { cwd, env: env(s, extra) });
 
 /** The `first-request` times (ms since process start) a trace file recorded. */
 function startTimes(traceFile: string): number[] {
@@ -74,18 +75,44 @@ async function definitionFor(s: BenchSettings, cwd: string, target: string): Pro
 
 const prune = (s: BenchSettings, cwd: string) => buildctl(s, cwd, ["prune", "--all"]);
 
+/** What alternate() measured; `hangs` counts runs that hung, were killed and were run again. */
+interface Alternated {
+  brewkit: Measured[];
+  buildctl: Measured[];
+  hangs: { brewkit: number; buildctl: number };
+}
+
+
 /** Runs brewkit and buildctl alternately `samples` times; `before` runs before each sample of each. */
-async function alternate(s: BenchSettings, run: { brewkit: () => Promise<Measured>; buildctl: () => Promise<Measured>; before?: () => Promise<unknown> }): Promise<{ brewkit: Measured[]; buildctl: Measured[] }> {
-  const result = { brewkit: [] as Measured[], buildctl: [] as Measured[] };
+async function alternate(s: BenchSettings, run: { brewkit: () => Promise<Measured>; buildctl: () => Promise<Measured>; before?: () => Promise<unknown> }): Promise<Alternated> {
+  const result: Alternated = { brewkit: [], buildctl: [], hangs: { brewkit: 0, buildctl: 0 } };
   for (let i = 0; i < s.samples; i++) {
     const order: Array<"brewkit" | "buildctl"> = i % 2 === 0 ? ["brewkit", "buildctl"] : ["buildctl", "brewkit"];
     for (const tool of order) {
-      await run.before?.();
-      result[tool].push(await run[tool]());
+      for (let attempt = 1; ; attempt++) {
+        await run.before?.();
+        try {
+          result[tool].push(await run[tool]());
+          break;
+        } catch (err) {
+          // A hung run says nothing about speed; it is reported and run again (twice at most).
+          if (!(err instanceof HungError) || attempt === 3) throw err;
+          result.hangs[tool]++;
+          process.stderr.write(`bench: ${err.message}; running it again\n`);
+        }
+      }
     }
   }
   return result;
 }
+
+/** The row note for hung runs, if any. */
+function hangNote(a: Alternated): string | undefined {
+  const parts = (["brewkit", "buildctl"] as const).filter((t) => a.hangs[t] > 0).map((t) => `${t} hung ${a.hangs[t]}× (killed, run again)`);
+  return parts.length > 0 ? parts.join(", ") : undefined;
+}
+
+const notes = (...parts: Array<string | undefined>) => parts.filter(Boolean).join("; ") || undefined;
 
 const ms = (m: Measured[]) => summarize(m.map((x) => x.ms));
 const mib = (m: Measured[]) => summarize(m.map((x) => x.rssKiB / 1024));
@@ -130,12 +157,12 @@ export const ex = target({ from: scratch, copy: "ctx", output: { artifact: "/ctx
   });
   const ratioGoal = (b: Measured[], c: Measured[]) => ms(b).median / ms(c).median <= 1.0;
   return [
-    { scenario: `1. upload, cold (${size})`, brewkit: ms(cold.brewkit), buildctl: ms(cold.buildctl), unit: "ms", goal: "ratio ≤ 1.0", met: ratioGoal(cold.brewkit, cold.buildctl), note: startNote(traces.cold) },
-    { scenario: "1. upload, warm (nothing changed)", brewkit: ms(warm.brewkit), buildctl: ms(warm.buildctl), unit: "ms", goal: "ratio ≤ 1.0", met: ratioGoal(warm.brewkit, warm.buildctl), note: startNote(traces.warm) },
-    { scenario: "1. upload, one file changed", brewkit: ms(changed.brewkit), buildctl: ms(changed.buildctl), unit: "ms", goal: "ratio ≤ 1.0", met: ratioGoal(changed.brewkit, changed.buildctl), note: startNote(traces.changed) },
+    { scenario: `1. upload, cold (${size})`, brewkit: ms(cold.brewkit), buildctl: ms(cold.buildctl), unit: "ms", goal: "ratio ≤ 1.0", met: ratioGoal(cold.brewkit, cold.buildctl), note: notes(startNote(traces.cold), hangNote(cold)) },
+    { scenario: "1. upload, warm (nothing changed)", brewkit: ms(warm.brewkit), buildctl: ms(warm.buildctl), unit: "ms", goal: "ratio ≤ 1.0", met: ratioGoal(warm.brewkit, warm.buildctl), note: notes(startNote(traces.warm), hangNote(warm)) },
+    { scenario: "1. upload, one file changed", brewkit: ms(changed.brewkit), buildctl: ms(changed.buildctl), unit: "ms", goal: "ratio ≤ 1.0", met: ratioGoal(changed.brewkit, changed.buildctl), note: notes(startNote(traces.changed), hangNote(changed)) },
     { scenario: `5. peak RSS, cold upload (${size})`, brewkit: mib(cold.brewkit), buildctl: mib(cold.buildctl), unit: "MiB", goal: "brewkit < 150 MiB", met: mib(cold.brewkit).max < 150 },
     { scenario: `5. peak RSS, export (${size})`, brewkit: mib(exported.brewkit), buildctl: mib(exported.buildctl), unit: "MiB", goal: "brewkit < 150 MiB", met: mib(exported.brewkit).max < 150 },
-    { scenario: `6. artifact export (${size})`, brewkit: ms(exported.brewkit), buildctl: ms(exported.buildctl), unit: "ms", goal: "ratio ≤ 1.0", met: ratioGoal(exported.brewkit, exported.buildctl), note: startNote(traces.exported) },
+    { scenario: `6. artifact export (${size})`, brewkit: ms(exported.brewkit), buildctl: ms(exported.buildctl), unit: "ms", goal: "ratio ≤ 1.0", met: ratioGoal(exported.brewkit, exported.buildctl), note: notes(startNote(traces.exported), hangNote(exported)) },
   ];
 }
 
@@ -158,7 +185,7 @@ export async function cachedRerun(s: BenchSettings): Promise<Row[]> {
   });
   const start = summarize(startTimes(traceFile));
   return [
-    { scenario: "2. fully cached re-run, 10 targets", brewkit: ms(runs.brewkit), buildctl: ms(runs.buildctl), unit: "ms", goal: "ratio ≤ 1.2", met: ms(runs.brewkit).median / ms(runs.buildctl).median <= 1.2, note: startNote(traceFile) },
+    { scenario: "2. fully cached re-run, 10 targets", brewkit: ms(runs.brewkit), buildctl: ms(runs.buildctl), unit: "ms", goal: "ratio ≤ 1.2", met: ms(runs.brewkit).median / ms(runs.buildctl).median <= 1.2, note: notes(startNote(traceFile), hangNote(runs)) },
     { scenario: "2. brewkit start: process start → first request to the daemon", brewkit: start, unit: "ms", goal: "< 250 ms", met: start.median < 250 },
   ];
 }

@@ -17,12 +17,34 @@ export interface Measured {
   stderr: string;
 }
 
-/** Runs a command under GNU time; fails loudly on a non-zero exit. */
-export function measure(command: string, args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv; stdinFile?: string }): Promise<Measured> {
+/** A measured command that did not finish in time and was killed. */
+export class HungError extends Error {
+  constructor(command: string, timeoutMs: number) {
+    super(`${command} did not finish within ${timeoutMs / 1000} s and was killed`);
+    this.name = "HungError";
+  }
+}
+
+// Long enough for the largest transfer on a slow disk; a run past it has hung.
+const defaultTimeoutMs = 10 * 60_000;
+
+/** Runs a command under GNU time; fails loudly on a non-zero exit, and with HungError when it hangs. */
+export function measure(command: string, args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv; stdinFile?: string; timeoutMs?: number }): Promise<Measured> {
   return new Promise((resolve, reject) => {
     const stdin = options.stdinFile ? openSync(options.stdinFile, "r") : "ignore";
     const started = performance.now();
-    const child = spawn("/usr/bin/time", ["-f", "brewkit-bench-rss=%M", command, ...args], { cwd: options.cwd, env: options.env ?? process.env, stdio: [stdin, "pipe", "pipe"] });
+    const timeoutMs = options.timeoutMs ?? defaultTimeoutMs;
+    // Its own process group, so a hung command is killed together with GNU time.
+    const child = spawn("/usr/bin/time", ["-f", "brewkit-bench-rss=%M", command, ...args], { cwd: options.cwd, env: options.env ?? process.env, stdio: [stdin, "pipe", "pipe"], detached: true });
+    let hung = false;
+    const timer = setTimeout(() => {
+      hung = true;
+      try {
+        process.kill(-child.pid!, "SIGKILL");
+      } catch {
+        // Already gone.
+      }
+    }, timeoutMs);
     if (typeof stdin === "number") closeSync(stdin);
     const chunks: Buffer[] = [];
     let stderr = "";
@@ -30,6 +52,8 @@ export function measure(command: string, args: string[], options: { cwd: string;
     child.stderr!.on("data", (d) => (stderr += d));
     child.on("error", reject);
     child.on("close", (code) => {
+      clearTimeout(timer);
+      if (hung) return reject(new HungError(command, timeoutMs));
       const ms = performance.now() - started;
       const rss = /brewkit-bench-rss=(\d+)/.exec(stderr);
       if (code !== 0) return reject(new Error(`${command} ${args.join(" ")} exited with ${code}:\n${stderr.slice(-2000)}`));

@@ -23,4 +23,6 @@ if ! command -v go >/dev/null && [ -x /usr/local/go/bin/go ]; then
 fi
 
 npm ci --no-audit --no-fund
+# npm ci compiles brewkit (the prepare script); build here if an install policy skipped it.
+[ -f dist/bundle/main.js ] || npm run build
 node bin/brewkit.js daemon install

@@ -1,6 +1,9 @@
 import { cac } from "cac";
 import { BrewkitError } from "../errors.ts";
+import { trace } from "../trace.ts";
 import { version } from "./version.ts";
+
+process.once("exit", () => trace("exit"));
 
 // Each command loads its own module graph only when it runs, so `--help` and a
 // command's start-up never pay for the others.

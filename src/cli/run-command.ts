@@ -9,7 +9,7 @@ import { newId } from "../session/ids.ts";
 import type { SolveResult } from "../solve/index.ts";
 import { connect, tlsFromFlags, type ConnectFlags } from "./connect.ts";
 import { progressOutput } from "./progress-mode.ts";
-import { watchCommand } from "./watch-command.ts";
+import { trace } from "../trace.ts";
 import { loadProject, planProject } from "./project.ts";
 import { projectSharedKey } from "./shared-key.ts";
 
@@ -33,7 +33,8 @@ export function flagList(value: string | string[] | undefined): string[] {
 
 /** `brewkit run [targets...]`: plan, check, prepare, compile, solve, export. */
 export async function runCommand(names: string[], options: RunOptions): Promise<number> {
-  if (options.watch) return watchCommand(names, options);
+  // Watching (and its file watcher) is loaded only when asked for.
+  if (options.watch) return (await import("./watch-command.ts")).watchCommand(names, options);
   const project = await loadProject(options);
   const plan = planProject(project, names);
   const secrets = await loadSecretStore({ flags: flagList(options.secret) });
@@ -43,6 +44,7 @@ export async function runCommand(names: string[], options: RunOptions): Promise<
   process.once("SIGINT", onSigint);
   try {
     const results = await buildOnce(control, platform, plan, secrets, options, abort.signal);
+    trace("build-done");
     for (const line of results.summary) err(line);
     return 0;
   } finally {

@@ -19,9 +19,6 @@ import { decodeBytesMessage, encodeBytesMessage } from "./bytes-message.ts";
 /** BuildKit's gRPC message size limit, both ways. */
 export const maxMessageBytes = 16 << 20;
 
-// How far the daemon may send ahead of what brewkit has read, per stream and connection.
-const flowControlWindowBytes = 4 * 1024 * 1024;
-
 const service = "/moby.buildkit.v1.Control/";
 
 /** How long a first call waits for an unreachable daemon before giving up. */
@@ -46,9 +43,6 @@ export class ControlClient {
       "grpc.max_send_message_length": maxMessageBytes,
       // The daemon answers pings more often than every 5 minutes with GOAWAY.
       "grpc.keepalive_time_ms": 2 ** 31 - 1,
-      // Exports and file reads arrive through the session stream: with HTTP/2's default
-      // 64 KiB window the daemon would wait for a window update every 64 KiB.
-      "grpc-node.flow_control_window": flowControlWindowBytes,
     });
   }
 

@@ -59,8 +59,8 @@ const copyBelowBytes = 16 * 1024;
 const batchBytes = 64 * 1024;
 // Flow-control windows we grant the daemon: exports arrive in bursts of file chunks, and
 // HTTP/2's default of 64 KiB would stall them on every round trip.
-const streamWindowBytes = 4 * 1024 * 1024;
-const sessionWindowBytes = 16 * 1024 * 1024;
+const streamWindowBytes = 1024 * 1024;
+const sessionWindowBytes = 2 * 1024 * 1024;
 
 /**
  * A streaming call as an object-mode Duplex of message payloads. Writes are framed
