@@ -86,11 +86,6 @@ export class ServerStreamCall extends Duplex {
     this.metadata = new CallMetadata(headers);
   }
 
-  /** True once the call was ended, failed or cancelled. */
-  get isFinished(): boolean {
-    return this.finished;
-  }
-
   /** Ends the call with `code` and `details` (unless it already finished). */
   fail(code: GrpcStatusCode, details: string): void {
     if (this.finished) return;
