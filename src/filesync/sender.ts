@@ -35,7 +35,9 @@ export interface SendResult {
 
 // Go serves four requested files at once; more hides the latency of many small files.
 const PARALLEL_FILES = 8;
-const CHUNK = 64 * 1024;
+// Go's sender reads 32 KiB at a time too; 64 KiB chunks measurably raised peak memory
+// (more bytes in flight, same count of objects) without being faster.
+const CHUNK = 32 * 1024;
 const END_OF_LISTING = Buffer.alloc(0);
 
 interface FileJob {

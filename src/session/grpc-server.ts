@@ -249,22 +249,58 @@ export class SessionGrpcServer {
   }
 }
 
-/** Splits an HTTP/2 data stream into gRPC messages (a flag byte, a uint32 length, the bytes). */
-class MessageReader {
-  private pending: Buffer = Buffer.alloc(0);
+/**
+ * Splits an HTTP/2 data stream into gRPC messages (a flag byte, a uint32 length, the
+ * bytes). A message inside one chunk is passed on as a view of it; one spread over
+ * several chunks (HTTP/2 frames are 16 KiB) is copied together once.
+ */
+export class MessageReader {
+  private chunks: Buffer[] = [];
+  private buffered = 0;
 
   push(chunk: Buffer, onMessage: (message: Buffer) => void): StatusError | undefined {
-    let buffer = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
-    while (buffer.length >= 5) {
-      if (buffer[0] !== 0) return new StatusError(GrpcStatus.UNIMPLEMENTED, "compressed messages are not supported");
-      const length = buffer.readUInt32BE(1);
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    while (this.buffered >= 5) {
+      const head = this.chunks[0]!.length >= 5 ? this.chunks[0]! : this.take(5, false);
+      if (head[0] !== 0) return new StatusError(GrpcStatus.UNIMPLEMENTED, "compressed messages are not supported");
+      const length = head.readUInt32BE(1);
       if (length > maxReceiveMessageBytes) return new StatusError(GrpcStatus.RESOURCE_EXHAUSTED, `message of ${length} bytes exceeds ${maxReceiveMessageBytes}`);
-      if (buffer.length < 5 + length) break;
-      onMessage(buffer.subarray(5, 5 + length));
-      buffer = buffer.subarray(5 + length);
+      if (this.buffered < 5 + length) break;
+      onMessage(this.take(5 + length, true).subarray(5));
     }
-    this.pending = buffer;
     return undefined;
+  }
+
+  // The first `n` buffered bytes as one buffer; removed from the buffer when `consume` is set.
+  private take(n: number, consume: boolean): Buffer {
+    const first = this.chunks[0]!;
+    let out: Buffer;
+    if (first.length >= n) out = first.subarray(0, n);
+    else {
+      out = Buffer.allocUnsafe(n);
+      let offset = 0;
+      for (const chunk of this.chunks) {
+        const part = chunk.subarray(0, Math.min(chunk.length, n - offset));
+        out.set(part, offset);
+        offset += part.length;
+        if (offset === n) break;
+      }
+    }
+    if (!consume) return out;
+    let left = n;
+    while (left > 0) {
+      const chunk = this.chunks[0]!;
+      if (chunk.length <= left) {
+        this.chunks.shift();
+        left -= chunk.length;
+      } else {
+        this.chunks[0] = chunk.subarray(left);
+        left = 0;
+      }
+    }
+    this.buffered -= n;
+    return out;
   }
 }
 

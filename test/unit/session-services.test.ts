@@ -15,7 +15,7 @@ import { codecFor } from "../../src/proto/registry.ts";
 import { SecretStore, maxSecretBytes } from "../../src/secrets/index.ts";
 import type { SecretReader } from "../../src/secrets/index.ts";
 import { secretsService } from "../../src/session/secrets-service.ts";
-import { GrpcStatus, SessionGrpcServer, encodeGrpcMessage } from "../../src/session/grpc-server.ts";
+import { GrpcStatus, MessageReader, SessionGrpcServer, encodeGrpcMessage } from "../../src/session/grpc-server.ts";
 import type { ServerStreamCall } from "../../src/session/grpc-server.ts";
 import type { SessionService } from "../../src/session/services.ts";
 import { streamMethod, unaryMethod } from "../../src/session/services.ts";
@@ -146,6 +146,26 @@ function grpcMessages(body: Buffer): Buffer {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // ---------------------------------------------------------------------------
+
+describe("the session's gRPC message reader", () => {
+  const frame = (m: Buffer) => Buffer.concat([Buffer.from([0, m.length >>> 24, (m.length >>> 16) & 0xff, (m.length >>> 8) & 0xff, m.length & 0xff]), m]);
+
+  it("reassembles messages however the stream is cut, headers included", () => {
+    const messages = [0, 1, 4, 5, 100, 16_384, 40_000, 3].map((n, i) => Buffer.alloc(n, i + 1));
+    const stream = Buffer.concat(messages.map(frame));
+    for (const cut of [1, 2, 3, 5, 7, 4096, 16_384, stream.length]) {
+      const reader = new MessageReader();
+      const got: Buffer[] = [];
+      for (let at = 0; at < stream.length; at += cut) expect(reader.push(stream.subarray(at, at + cut), (m) => got.push(Buffer.from(m)))).toBeUndefined();
+      expect(got).toEqual(messages);
+    }
+  });
+
+  it("refuses compressed and oversized messages", () => {
+    expect(new MessageReader().push(Buffer.from([1, 0, 0, 0, 1, 9]), () => {})?.code).toBe(GrpcStatus.UNIMPLEMENTED);
+    expect(new MessageReader().push(Buffer.from([0, 0x7f, 0, 0, 0]), () => {})?.code).toBe(GrpcStatus.RESOURCE_EXHAUSTED);
+  });
+});
 
 describe("the session's gRPC server", () => {
   it("answers an unknown method with UNIMPLEMENTED", async () => {
