@@ -1,8 +1,8 @@
-import { trace } from "../trace.ts";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { findConfigFile, loadConfig, type LoadedConfig } from "../config/index.ts";
 import { parseIgnoreFile } from "../ignore/index.ts";
+import { trace } from "../trace.ts";
 import { checkHostPaths, createPlan, type HostFs, type Plan } from "../plan/index.ts";
 
 /** Ignore files a project may have, the first one found wins. */

@@ -19,6 +19,9 @@ import { decodeBytesMessage, encodeBytesMessage } from "./bytes-message.ts";
 /** BuildKit's gRPC message size limit, both ways. */
 export const maxMessageBytes = 16 << 20;
 
+/** The Control.Session call: bytes of the tunnelled connection, written whole or in parts. */
+export type SessionCall = grpc.ClientDuplexStream<Uint8Array | readonly Uint8Array[], Buffer>;
+
 const service = "/moby.buildkit.v1.Control/";
 
 /** How long a first call waits for an unreachable daemon before giving up. */
@@ -72,7 +75,7 @@ export class ControlClient {
   }
 
   /** Opens the session tunnel: a raw byte stream carried in BytesMessages. */
-  openSession(metadata: grpc.Metadata): grpc.ClientDuplexStream<Uint8Array | readonly Uint8Array[], Buffer> {
+  openSession(metadata: grpc.Metadata): SessionCall {
     return this.grpcClient.makeBidiStreamRequest(`${service}Session`, encodeBytesMessage, decodeBytesMessage, metadata);
   }
 

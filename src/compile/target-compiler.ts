@@ -82,13 +82,21 @@ export class TargetCompiler {
   // Takes over what a reused target needs, as if it had been built here.
   private absorb(closure: CompiledClosure): void {
     for (const [name, dir] of closure.localDirs) this.localDirs.set(name, dir);
-    for (const s of closure.requirements.secrets) {
-      if (!this.requirements.secrets.some((r) => r.id === s.id && r.target === s.target)) this.requirements.secrets.push(s);
-    }
-    for (const s of closure.requirements.ssh) {
-      if (!this.requirements.ssh.some((r) => r.id === s.id && r.target === s.target)) this.requirements.ssh.push(s);
-    }
-    for (const e of closure.requirements.entitlements) if (!this.requirements.entitlements.includes(e)) this.requirements.entitlements.push(e);
+    for (const s of closure.requirements.secrets) this.requireSecret(s);
+    for (const s of closure.requirements.ssh) this.requireSsh(s);
+    for (const e of closure.requirements.entitlements) this.requireEntitlement(e);
+  }
+
+  private requireSecret(secret: Requirements["secrets"][number]): void {
+    if (!this.requirements.secrets.some((r) => r.id === secret.id && r.target === secret.target)) this.requirements.secrets.push(secret);
+  }
+
+  private requireSsh(ssh: Requirements["ssh"][number]): void {
+    if (!this.requirements.ssh.some((r) => r.id === ssh.id && r.target === ssh.target)) this.requirements.ssh.push(ssh);
+  }
+
+  private requireEntitlement(entitlement: string): void {
+    if (!this.requirements.entitlements.includes(entitlement)) this.requirements.entitlements.push(entitlement);
   }
 
   /** The state of a target right before its commands, and the argv of each command; for variables. */
@@ -98,7 +106,7 @@ export class TargetCompiler {
     for (const [key, value] of t.env) state = state.env(key, this.render(value));
     if (t.user !== undefined) state = state.user(t.user);
     if (t.network !== "default") state = state.network(t.network);
-    if (t.network === "host" && !this.requirements.entitlements.includes("network.host")) this.requirements.entitlements.push("network.host");
+    if (t.network === "host") this.requireEntitlement("network.host");
     for (const c of t.copies) state = this.applyCopy(t, state, c);
     if (t.copies.length === 0 && t.commands.length === 0 && t.workdir !== undefined && state.getDir() !== "/") {
       state = state.file(mkdir(state.getDir(), 0o755, { parents: true }), { customName: `[${t.name}] workdir ${state.getDir()}` });
@@ -157,11 +165,11 @@ export class TargetCompiler {
     const dir = state.getDir();
     const mounts: Mount[] = t.caches.map((c) => ({ type: "cache", dest: posix.resolve(dir, c.path), id: c.id, sharing: c.sharing }));
     for (const s of t.secrets) {
-      if (!this.requirements.secrets.some((r) => r.id === s.id && r.target === t.name)) this.requirements.secrets.push({ id: s.id, optional: s.optional, target: t.name });
+      this.requireSecret({ id: s.id, optional: s.optional, target: t.name });
       if (s.path) mounts.push({ type: "secret", dest: posix.resolve(dir, s.path), id: s.id, optional: s.optional, mode: s.mode, uid: s.uid, gid: s.gid });
     }
     if (t.ssh) {
-      if (!this.requirements.ssh.some((r) => r.id === t.ssh!.id && r.target === t.name)) this.requirements.ssh.push({ id: t.ssh.id, target: t.name });
+      this.requireSsh({ id: t.ssh.id, target: t.name });
       mounts.push({ type: "ssh", id: t.ssh.id === "default" ? undefined : t.ssh.id, dest: t.ssh.path });
     }
     return mounts;

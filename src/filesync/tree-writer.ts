@@ -81,9 +81,8 @@ export class IncomingFile {
     );
   }
 
-  /** A promise while the file is still being created, else undefined: write() may be called. */
+  /** After create(): a promise while the file is still being created, else undefined (write() may be called). */
   created(): Promise<void> | undefined {
-    this.create();
     return this.creating;
   }
 

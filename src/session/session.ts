@@ -1,5 +1,5 @@
 import grpc from "@grpc/grpc-js";
-import type { ControlClient } from "../client/control.ts";
+import type { ControlClient, SessionCall } from "../client/control.ts";
 import { healthService } from "./health.ts";
 import type { LocalDir, LocalExportTarget, TransferStats } from "./file-services.ts";
 import { emptyTransferStats, fileSendService, fileSyncService } from "./file-services.ts";
@@ -33,7 +33,7 @@ export class BuildSession {
   readonly stats: TransferStats = emptyTransferStats();
   private readonly server: SessionGrpcServer;
   private readonly abort = new AbortController();
-  private call: grpc.ClientDuplexStream<Uint8Array | readonly Uint8Array[], Buffer> | undefined;
+  private call: SessionCall | undefined;
   private readonly methods = new Map<string, MethodHandler>();
   private readonly exportsInFlight = new Set<Promise<unknown>>();
 

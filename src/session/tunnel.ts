@@ -1,11 +1,11 @@
 import { Duplex } from "node:stream";
-import type grpc from "@grpc/grpc-js";
+import type { SessionCall } from "../client/control.ts";
 
 /**
  * Presents the Control.Session call as a byte stream. The daemon speaks HTTP/2 over
  * it as the client; brewkit's gRPC server reads and writes it like a socket.
  */
-export function sessionTunnel(call: grpc.ClientDuplexStream<Uint8Array | readonly Uint8Array[], Buffer>): Duplex {
+export function sessionTunnel(call: SessionCall): Duplex {
   const send = (bytes: Uint8Array | readonly Uint8Array[], callback: (error?: Error | null) => void): void => {
     if (call.write(bytes)) callback();
     else call.once("drain", () => callback());
