@@ -17,8 +17,9 @@ const common: BuildOptions = {
   bundle: true,
   platform: "node",
   target: "node20",
-  // Loaded from the project at run time: tsx evaluates configs, TypeScript typechecks them.
-  external: ["tsx", "tsx/*", "typescript"],
+  // Loaded from the installation at run time: esbuild compiles configs (and finds its own
+  // binary from its package), TypeScript typechecks them.
+  external: ["esbuild", "typescript"],
   logLevel: "warning",
   legalComments: "none",
 };

@@ -1,11 +1,10 @@
-import path from "node:path";
-import { pathToFileURL, fileURLToPath } from "node:url";
-import { randomUUID } from "node:crypto";
-import { createRequire } from "node:module";
-import { register as registerCommonJs } from "tsx/cjs/api";
-import { tsImport } from "tsx/esm/api";
-import { UserInputError } from "../errors.ts";
 import { existsSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { UserInputError } from "../errors.ts";
+import type { ModuleFormat } from "./bundle.ts";
+import { compiledConfig } from "./cache.ts";
 import type { Group, Target } from "../model/index.ts";
 import { isGroup, isTarget } from "../model/index.ts";
 
@@ -30,17 +29,11 @@ export const defaultExportName = "default";
 
 /** Evaluates a brewkit.config.ts in a fresh module graph and collects its targets. */
 export async function loadConfig(file: string): Promise<LoadedConfig> {
-  const importedFiles = new Set<string>();
+  const format = isCommonJs(file) ? "cjs" : "esm";
+  const compiled = await compiledConfig(file, format);
   let exports: Record<string, unknown>;
   try {
-    exports = isCommonJs(file)
-      ? requireCommonJs(file, importedFiles)
-      : await tsImport(pathToFileURL(file).href, {
-          parentURL: import.meta.url,
-          onImport: (url) => {
-            if (url.startsWith("file://") && !url.includes("/node_modules/")) importedFiles.add(fileURLToPath(url.replace(/\?.*$/, "")));
-          },
-        });
+    exports = await evaluate(compiled.file, format);
   } catch (err) {
     throw new UserInputError("CONFIG_EVAL", `${path.basename(file)} failed to load: ${describeLoadError(err, file)}`, {
       hint: "fix the error in the config file",
@@ -50,12 +43,31 @@ export async function loadConfig(file: string): Promise<LoadedConfig> {
   }
   const targets = new Map<string, Target>();
   const groups = new Map<string, Group>();
-  for (const [name, value] of Object.entries(unwrapCommonJs(exports))) {
+  for (const [name, value] of Object.entries(exports)) {
     if (isTarget(value)) targets.set(name, value);
     else if (isGroup(value)) groups.set(name, value);
   }
   const defaultName = targets.has(defaultExportName) || groups.has(defaultExportName) ? defaultExportName : targets.has("all") || groups.has("all") ? "all" : undefined;
-  return { file, projectDir: path.dirname(file), targets, groups, defaultName, importedFiles: [...importedFiles] };
+  const importedFiles = compiled.inputs.filter((f) => !f.includes(`${path.sep}node_modules${path.sep}`));
+  return { file, projectDir: path.dirname(file), targets, groups, defaultName, importedFiles };
+}
+
+let evaluations = 0;
+
+/**
+ * Runs a compiled config, anew on every call (a changed config in watch mode is a new
+ * module). Stack traces map through its source map to the files the user wrote.
+ */
+async function evaluate(compiled: string, format: ModuleFormat): Promise<Record<string, unknown>> {
+  process.setSourceMapsEnabled(true);
+  if (format === "esm") return (await import(`${pathToFileURL(compiled).href}?evaluation=${++evaluations}`)) as Record<string, unknown>;
+  const require = createRequire(compiled);
+  delete require.cache[compiled];
+  const exports = require(compiled) as Record<string, unknown>;
+  delete require.cache[compiled];
+  // A config with ES module syntax compiles to CommonJS with this marker beside its exports.
+  const { __esModule: _marker, ...named } = exports;
+  return named;
 }
 
 /** True when Node runs `file` as CommonJS: `.cts`/`.cjs`, or a nearest package.json without `"type": "module"`. */
@@ -73,37 +85,6 @@ function isCommonJs(file: string): boolean {
     }
     if (path.dirname(dir) === dir) return true;
   }
-}
-
-/**
- * Loads a CommonJS config with tsx's require hook, in a fresh namespace (a fresh module
- * graph on every load), so stack frames keep the config's real file and lines.
- */
-function requireCommonJs(file: string, importedFiles: Set<string>): Record<string, unknown> {
-  const namespace = randomUUID();
-  const api = registerCommonJs({ namespace });
-  try {
-    const loaded = api.require(file, import.meta.url) as Record<string, unknown>;
-    for (const key of Object.keys(createRequire(import.meta.url).cache)) {
-      if (!key.includes(`namespace=${namespace}`) || key.includes(`${path.sep}node_modules${path.sep}`)) continue;
-      importedFiles.add(key.replace(/\?.*$/, ""));
-    }
-    return loaded;
-  } finally {
-    api.unregister();
-  }
-}
-
-/**
- * In a project without `"type": "module"` the config is compiled to CommonJS, and its
- * namespace's `default` is the whole `module.exports`, real default export inside.
- */
-function unwrapCommonJs(namespace: Record<string, unknown>): Record<string, unknown> {
-  const inner = namespace.default;
-  if (typeof inner !== "object" || inner === null || isTarget(inner) || isGroup(inner)) return namespace;
-  if (!(inner as { __esModule?: unknown }).__esModule) return namespace;
-  const { __esModule: _marker, ...exports } = inner as Record<string, unknown>;
-  return exports;
 }
 
 function describeLoadError(err: unknown, file: string): string {

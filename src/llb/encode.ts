@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import protobuf from "protobufjs";
 import { protoRoot } from "../proto/registry.ts";
+import { compareUtf8 } from "./order.ts";
 import type { Pb_Op, Pb_OpMetadata } from "../proto/generated.ts";
 
 /**
@@ -24,12 +25,16 @@ const enum WireType {
   Fixed32 = 5,
 }
 
-/** Appends encoded bytes to one growing buffer (ops are small: a few hundred bytes). */
+/**
+ * Appends encoded bytes to one growing buffer. A length-delimited field is written in
+ * place: `begin` keeps one byte for its length and `end` fills it in, moving the
+ * content on in the rare case that the length needs more bytes (content of 128+).
+ */
 class Writer {
-  private buf = new Uint8Array(256);
+  buf = new Uint8Array(512);
   length = 0;
 
-  private reserve(n: number): void {
+  reserve(n: number): void {
     if (this.length + n <= this.buf.length) return;
     const grown = new Uint8Array(Math.max(this.buf.length * 2, this.length + n));
     grown.set(this.buf.subarray(0, this.length));
@@ -37,7 +42,6 @@ class Writer {
   }
 
   push(bytes: Uint8Array): void {
-    if (bytes.length === 0) return;
     this.reserve(bytes.length);
     this.buf.set(bytes, this.length);
     this.length += bytes.length;
@@ -65,13 +69,53 @@ class Writer {
     this.buf[this.length++] = v;
   }
 
-  tag(id: number, wire: WireType): void {
-    this.smallVarint(id * 8 + wire);
-  }
-
-  lengthDelimited(bytes: Uint8Array): void {
+  bytes(bytes: Uint8Array): void {
     this.smallVarint(bytes.length);
     this.push(bytes);
+  }
+
+  /** A length-prefixed UTF-8 string; ASCII (nearly every string of an op) is copied directly. */
+  string(value: string): void {
+    const start = this.begin();
+    this.reserve(value.length);
+    let i = 0;
+    for (; i < value.length; i++) {
+      const c = value.charCodeAt(i);
+      if (c >= 0x80) break;
+      this.buf[this.length++] = c;
+    }
+    if (i < value.length) {
+      const rest = value.slice(i);
+      this.reserve(rest.length * 3);
+      this.length += utf8.encodeInto(rest, this.buf.subarray(this.length)).written;
+    }
+    this.end(start);
+  }
+
+  /** Starts a length-delimited payload; returns where its content starts. */
+  begin(): number {
+    this.reserve(1);
+    this.length += 1;
+    return this.length;
+  }
+
+  /** Ends the payload started at `start`, writing its length before it. */
+  end(start: number): void {
+    const size = this.length - start;
+    let prefix = 1;
+    for (let v = size; v >= 0x80; v = Math.floor(v / 0x80)) prefix++;
+    if (prefix > 1) {
+      this.reserve(prefix - 1);
+      this.buf.copyWithin(start + prefix - 1, start, this.length);
+      this.length += prefix - 1;
+    }
+    let at = start - 1;
+    let v = size;
+    while (v >= 0x80) {
+      this.buf[at++] = (v % 0x80) | 0x80;
+      v = Math.floor(v / 0x80);
+    }
+    this.buf[at] = v;
   }
 
   finish(): Uint8Array {
@@ -90,6 +134,11 @@ function toBigInt(value: unknown, field: string): bigint {
   throw new TypeError(`${field}: expected an integer, got ${typeof value} ${String(value)}`);
 }
 
+/** A non-negative integer that fits a plain varint without bigint arithmetic, else undefined. */
+function smallUnsigned(value: unknown): number | undefined {
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0 ? value : undefined;
+}
+
 function isDefaultScalar(value: unknown): boolean {
   if (typeof value === "number") return Object.is(value, 0);
   if (typeof value === "bigint") return value === 0n;
@@ -104,14 +153,6 @@ const packableTypes = new Set([
   "fixed32", "fixed64", "sfixed32", "sfixed64", "bool",
 ]);
 
-function isEnum(field: protobuf.FieldBase): boolean {
-  return field.resolvedType instanceof protobuf.Enum;
-}
-
-function isMessage(field: protobuf.FieldBase): boolean {
-  return field.resolvedType instanceof protobuf.Type;
-}
-
 function scalarWireType(type: string): WireType {
   switch (type) {
     case "double": case "fixed64": case "sfixed64": return WireType.Fixed64;
@@ -122,60 +163,111 @@ function scalarWireType(type: string): WireType {
 }
 
 /** Writes a scalar's payload (no tag) the way Go's protobuf runtime does. */
-function writeScalarPayload(w: Writer, type: string, value: unknown, name: string): void {
-  switch (type) {
-    case "string":
-      if (typeof value !== "string") throw new TypeError(`${name}: expected a string`);
-      w.lengthDelimited(utf8.encode(value));
-      return;
-    case "bytes":
-      if (!(value instanceof Uint8Array)) throw new TypeError(`${name}: expected a Uint8Array`);
-      w.lengthDelimited(value);
-      return;
-    case "bool":
-      if (typeof value !== "boolean") throw new TypeError(`${name}: expected a boolean`);
-      w.varint(value ? 1n : 0n);
-      return;
-    case "double": case "float": {
-      if (typeof value !== "number") throw new TypeError(`${name}: expected a number`);
-      const buf = new DataView(new ArrayBuffer(type === "double" ? 8 : 4));
-      if (type === "double") buf.setFloat64(0, value, true);
-      else buf.setFloat32(0, value, true);
-      w.push(new Uint8Array(buf.buffer));
-      return;
-    }
-    case "fixed32": case "sfixed32": {
-      const buf = new DataView(new ArrayBuffer(4));
-      buf.setUint32(0, Number(BigInt.asUintN(32, toBigInt(value, name))), true);
-      w.push(new Uint8Array(buf.buffer));
-      return;
-    }
-    case "fixed64": case "sfixed64": {
-      const buf = new DataView(new ArrayBuffer(8));
-      buf.setBigUint64(0, BigInt.asUintN(64, toBigInt(value, name)), true);
-      w.push(new Uint8Array(buf.buffer));
-      return;
-    }
-    case "sint32": case "sint64": {
-      const v = toBigInt(value, name);
-      w.varint(v >= 0n ? v << 1n : (-v << 1n) - 1n);
-      return;
-    }
-    case "uint32":
-      w.varint(BigInt.asUintN(32, toBigInt(value, name)));
-      return;
-    case "int32":
-      // Negative int32 values are sign-extended to 64 bits: always 10 bytes.
-      w.varint(BigInt.asIntN(32, toBigInt(value, name)));
-      return;
-    default:
-      // int64, uint64 and enums
-      w.varint(toBigInt(value, name));
-  }
+type ScalarWriter = (w: Writer, value: unknown, name: string) => void;
+
+function fixedWriter(size: 4 | 8, set: (view: DataView, value: unknown, name: string) => void): ScalarWriter {
+  return (w, value, name) => {
+    const view = new DataView(new ArrayBuffer(size));
+    set(view, value, name);
+    w.push(new Uint8Array(view.buffer));
+  };
 }
 
-function fieldType(field: protobuf.FieldBase): string {
-  return isEnum(field) ? "int32" : field.type;
+const scalarWriters: Record<string, ScalarWriter> = {
+  string: (w, value, name) => {
+    if (typeof value !== "string") throw new TypeError(`${name}: expected a string`);
+    w.string(value);
+  },
+  bytes: (w, value, name) => {
+    if (!(value instanceof Uint8Array)) throw new TypeError(`${name}: expected a Uint8Array`);
+    w.bytes(value);
+  },
+  bool: (w, value, name) => {
+    if (typeof value !== "boolean") throw new TypeError(`${name}: expected a boolean`);
+    w.smallVarint(value ? 1 : 0);
+  },
+  double: fixedWriter(8, (view, value, name) => {
+    if (typeof value !== "number") throw new TypeError(`${name}: expected a number`);
+    view.setFloat64(0, value, true);
+  }),
+  float: fixedWriter(4, (view, value, name) => {
+    if (typeof value !== "number") throw new TypeError(`${name}: expected a number`);
+    view.setFloat32(0, value, true);
+  }),
+  fixed32: fixedWriter(4, (view, value, name) => view.setUint32(0, Number(BigInt.asUintN(32, toBigInt(value, name))), true)),
+  sfixed32: fixedWriter(4, (view, value, name) => view.setUint32(0, Number(BigInt.asUintN(32, toBigInt(value, name))), true)),
+  fixed64: fixedWriter(8, (view, value, name) => view.setBigUint64(0, BigInt.asUintN(64, toBigInt(value, name)), true)),
+  sfixed64: fixedWriter(8, (view, value, name) => view.setBigUint64(0, BigInt.asUintN(64, toBigInt(value, name)), true)),
+  sint32: (w, value, name) => {
+    const v = toBigInt(value, name);
+    w.varint(v >= 0n ? v << 1n : (-v << 1n) - 1n);
+  },
+  uint32: (w, value, name) => {
+    const small = smallUnsigned(value);
+    if (small !== undefined && small <= 0xffffffff) w.smallVarint(small);
+    else w.varint(BigInt.asUintN(32, toBigInt(value, name)));
+  },
+  // Negative int32 values are sign-extended to 64 bits: always 10 bytes.
+  int32: (w, value, name) => {
+    const small = smallUnsigned(value);
+    if (small !== undefined && small <= 0x7fffffff) w.smallVarint(small);
+    else w.varint(BigInt.asIntN(32, toBigInt(value, name)));
+  },
+  // int64 and uint64 (enums are written as int32)
+  varint: (w, value, name) => {
+    const small = smallUnsigned(value);
+    if (small !== undefined) w.smallVarint(small);
+    else w.varint(toBigInt(value, name));
+  },
+};
+scalarWriters.sint64 = scalarWriters.sint32!;
+
+function scalarWriter(type: string): ScalarWriter {
+  return scalarWriters[type] ?? scalarWriters.varint!;
+}
+
+/** How one field is written, worked out once per message type. */
+interface FieldPlan {
+  readonly name: string;
+  readonly id: number;
+  readonly kind: "scalar" | "message" | "repeated" | "packed" | "repeatedMessage" | "map";
+  /** The field's tag, or for a map, the tag of each entry. */
+  readonly tag: number;
+  /** Oneof members and proto3 optionals have presence: their default is still written. */
+  readonly hasPresence: boolean;
+  /** Scalars (enums as int32): the tag of each item of an unpacked list, or of a map's value. */
+  readonly itemTag: number;
+  readonly write: ScalarWriter;
+  readonly message: protobuf.Type | undefined;
+  readonly keyType: string;
+  readonly keyTag: number;
+  readonly writeKey: ScalarWriter;
+}
+
+interface MessagePlan {
+  readonly type: protobuf.Type;
+  readonly fields: readonly FieldPlan[];
+  /** Real oneofs: at most one member may be set. */
+  readonly oneofs: readonly { readonly name: string; readonly members: readonly string[] }[];
+}
+
+const tagOf = (id: number, wire: WireType) => id * 8 + wire;
+
+function fieldPlan(field: protobuf.Field): FieldPlan {
+  const message = field.resolvedType instanceof protobuf.Type ? field.resolvedType : undefined;
+  const scalar = field.resolvedType instanceof protobuf.Enum ? "int32" : field.type;
+  const common = { name: field.name, id: field.id, hasPresence: field.partOf !== null, message, write: scalarWriter(scalar), keyType: "", keyTag: 0, writeKey: scalarWriters.varint! };
+  if (field instanceof protobuf.MapField) {
+    const valueTag = tagOf(2, message ? WireType.Bytes : scalarWireType(scalar));
+    return { ...common, kind: "map", tag: tagOf(field.id, WireType.Bytes), itemTag: valueTag, keyType: field.keyType, keyTag: tagOf(1, scalarWireType(field.keyType)), writeKey: scalarWriter(field.keyType) };
+  }
+  if (field.repeated) {
+    if (message) return { ...common, kind: "repeatedMessage", tag: tagOf(field.id, WireType.Bytes), itemTag: 0 };
+    if (field.packed && packableTypes.has(scalar)) return { ...common, kind: "packed", tag: tagOf(field.id, WireType.Bytes), itemTag: 0 };
+    return { ...common, kind: "repeated", tag: 0, itemTag: tagOf(field.id, scalarWireType(scalar)) };
+  }
+  if (message) return { ...common, kind: "message", tag: tagOf(field.id, WireType.Bytes), itemTag: 0 };
+  return { ...common, kind: "scalar", tag: tagOf(field.id, scalarWireType(scalar)), itemTag: 0 };
 }
 
 /**
@@ -187,26 +279,25 @@ function inRealOneof(field: protobuf.Field): boolean {
   return field.partOf !== null && field.options?.["proto3_optional"] !== true;
 }
 
-const orderCache = new WeakMap<protobuf.Type, protobuf.Field[]>();
+const plans = new WeakMap<protobuf.Type, MessagePlan>();
 
-function orderedFields(type: protobuf.Type): protobuf.Field[] {
-  const cached = orderCache.get(type);
-  if (cached) return cached;
+function planOf(type: protobuf.Type): MessagePlan {
+  const known = plans.get(type);
+  if (known) return known;
   const oneofIndex = (f: protobuf.Field) => (f.partOf ? type.oneofsArray.indexOf(f.partOf) : -1);
-  const fields = [...type.fieldsArray].sort((a, b) => {
+  const ordered = [...type.fieldsArray].sort((a, b) => {
     const ao = inRealOneof(a), bo = inRealOneof(b);
     if (ao !== bo) return ao ? 1 : -1;
     if (ao && a.partOf !== b.partOf) return oneofIndex(a) - oneofIndex(b);
     return a.id - b.id;
   });
-  orderCache.set(type, fields);
-  return fields;
+  const plan: MessagePlan = { type, fields: ordered.map(fieldPlan), oneofs: type.oneofsArray.filter((o) => o.oneof.length > 1).map((o) => ({ name: o.name, members: o.oneof })) };
+  plans.set(type, plan);
+  return plan;
 }
 
-const keyBytes = (k: string) => Buffer.from(k, "utf8");
-
 function sortedMapKeys(keys: string[], keyType: string): string[] {
-  if (keyType === "string") return keys.sort((a, b) => Buffer.compare(keyBytes(a), keyBytes(b)));
+  if (keyType === "string") return keys.sort(compareUtf8);
   if (keyType === "bool") return keys.sort((a, b) => Number(a === "true") - Number(b === "true"));
   return keys.sort((a, b) => {
     const x = BigInt(a), y = BigInt(b);
@@ -220,93 +311,106 @@ function mapKeyValue(key: string, keyType: string): unknown {
   return BigInt(key);
 }
 
-function writeMap(w: Writer, field: protobuf.MapField, value: unknown, name: string): void {
+function writeMap(w: Writer, field: FieldPlan, value: unknown, name: string): void {
   if (typeof value !== "object" || value === null) throw new TypeError(`${name}: expected an object`);
   const record = value as Record<string, unknown>;
   for (const key of sortedMapKeys(Object.keys(record), field.keyType)) {
     // Go always writes both key and value of a map entry, even when they are empty.
-    const entry = new Writer();
-    entry.tag(1, scalarWireType(field.keyType));
-    writeScalarPayload(entry, field.keyType, mapKeyValue(key, field.keyType), `${name}.key`);
+    w.smallVarint(field.tag);
+    const entry = w.begin();
+    w.smallVarint(field.keyTag);
+    field.writeKey(w, mapKeyValue(key, field.keyType), `${name}.key`);
     const item = record[key];
-    if (isMessage(field)) {
-      entry.tag(2, WireType.Bytes);
-      entry.lengthDelimited(encodeWith(field.resolvedType as protobuf.Type, item ?? {}, `${name}[${key}]`));
+    w.smallVarint(field.itemTag);
+    if (field.message) {
+      const start = w.begin();
+      encodeInto(w, planOf(field.message), item ?? {}, `${name}[${key}]`);
+      w.end(start);
     } else {
-      const type = fieldType(field);
-      entry.tag(2, scalarWireType(type));
-      writeScalarPayload(entry, type, item, `${name}[${key}]`);
+      field.write(w, item, `${name}[${key}]`);
     }
-    w.tag(field.id, WireType.Bytes);
-    w.lengthDelimited(entry.finish());
+    w.end(entry);
   }
 }
 
-function writeRepeated(w: Writer, field: protobuf.Field, value: unknown, name: string): void {
-  if (!Array.isArray(value)) throw new TypeError(`${name}: expected an array`);
+function writeField(w: Writer, field: FieldPlan, value: unknown, path: string): void {
+  const name = () => `${path}.${field.name}`;
+  switch (field.kind) {
+    case "scalar":
+      if (!field.hasPresence && isDefaultScalar(value)) return;
+      w.smallVarint(field.tag);
+      field.write(w, value, name());
+      return;
+    case "message": {
+      // Sub-messages are written whenever present, even when empty.
+      w.smallVarint(field.tag);
+      const start = w.begin();
+      encodeInto(w, planOf(field.message!), value, name());
+      w.end(start);
+      return;
+    }
+    case "map":
+      writeMap(w, field, value, name());
+      return;
+  }
+  if (!Array.isArray(value)) throw new TypeError(`${name()}: expected an array`);
   if (value.length === 0) return;
-  const type = fieldType(field);
-  if (isMessage(field)) {
+  if (field.kind === "repeatedMessage") {
+    const plan = planOf(field.message!);
     value.forEach((item, i) => {
-      w.tag(field.id, WireType.Bytes);
-      w.lengthDelimited(encodeWith(field.resolvedType as protobuf.Type, item, `${name}[${i}]`));
+      w.smallVarint(field.tag);
+      const start = w.begin();
+      encodeInto(w, plan, item, `${name()}[${i}]`);
+      w.end(start);
     });
-  } else if (field.packed && packableTypes.has(type)) {
-    const packed = new Writer();
-    value.forEach((item, i) => writeScalarPayload(packed, type, item, `${name}[${i}]`));
-    w.tag(field.id, WireType.Bytes);
-    w.lengthDelimited(packed.finish());
+  } else if (field.kind === "packed") {
+    w.smallVarint(field.tag);
+    const start = w.begin();
+    value.forEach((item, i) => field.write(w, item, `${name()}[${i}]`));
+    w.end(start);
   } else {
     value.forEach((item, i) => {
-      w.tag(field.id, scalarWireType(type));
-      writeScalarPayload(w, type, item, `${name}[${i}]`);
+      w.smallVarint(field.itemTag);
+      field.write(w, item, `${name()}[${i}]`);
     });
   }
 }
 
-function encodeWith(type: protobuf.Type, message: unknown, path: string): Uint8Array {
+function encodeInto(w: Writer, plan: MessagePlan, message: unknown, path: string): void {
   if (typeof message !== "object" || message === null) throw new TypeError(`${path}: expected an object`);
   const record = message as Record<string, unknown>;
-  for (const key of Object.keys(record)) {
-    if (record[key] !== undefined && !type.fields[key]) throw new TypeError(`${path}: ${type.fullName} has no field "${key}"`);
+  // Checked before anything is written: a key the type does not have, several members of a oneof.
+  let known = 0;
+  for (const field of plan.fields) if (record[field.name] !== undefined) known++;
+  let set = 0;
+  for (const key in record) if (record[key] !== undefined) set++;
+  if (set !== known) {
+    const unknown = Object.keys(record).find((k) => record[k] !== undefined && !plan.type.fields[k]);
+    throw new TypeError(`${path}: ${plan.type.fullName} has no field "${unknown}"`);
   }
-  for (const oneof of type.oneofsArray) {
-    const set = oneof.oneof.filter((n) => record[n] !== undefined && record[n] !== null);
-    if (set.length > 1) throw new TypeError(`${path}: oneof ${oneof.name} has several members set (${set.join(", ")})`);
+  for (const oneof of plan.oneofs) {
+    const members = oneof.members.filter((n) => record[n] !== undefined && record[n] !== null);
+    if (members.length > 1) throw new TypeError(`${path}: oneof ${oneof.name} has several members set (${members.join(", ")})`);
   }
-  const w = new Writer();
-  for (const field of orderedFields(type)) {
+  for (const field of plan.fields) {
     const value = record[field.name];
-    if (value === undefined || value === null) continue;
-    const name = `${path}.${field.name}`;
-    if (field instanceof protobuf.MapField) writeMap(w, field, value, name);
-    else if (field.repeated) writeRepeated(w, field, value, name);
-    else if (isMessage(field)) {
-      // Sub-messages are written whenever present, even when empty.
-      w.tag(field.id, WireType.Bytes);
-      w.lengthDelimited(encodeWith(field.resolvedType as protobuf.Type, value, name));
-    } else {
-      // A oneof member (or proto3 optional) has presence: its default is still written.
-      if (field.partOf === null && isDefaultScalar(value)) continue;
-      const scalar = fieldType(field);
-      w.tag(field.id, scalarWireType(scalar));
-      writeScalarPayload(w, scalar, value, name);
-    }
+    if (value !== undefined && value !== null) writeField(w, field, value, path);
   }
-  return w.finish();
 }
+
+const messagePlans = new Map<string, MessagePlan>();
 
 /**
  * Encodes `message` of the fully qualified type `typeName` byte for byte like Go's
  * `proto.MarshalOptions{Deterministic: true}` (and vtprotobuf's MarshalVT).
  */
 export function encodeMessage(typeName: string, message: object): Uint8Array {
-  let type = messageTypes.get(typeName);
-  if (!type) messageTypes.set(typeName, (type = protoRoot().lookupType(typeName)));
-  return encodeWith(type, message, typeName);
+  let plan = messagePlans.get(typeName);
+  if (!plan) messagePlans.set(typeName, (plan = planOf(protoRoot().lookupType(typeName))));
+  const w = new Writer();
+  encodeInto(w, plan, message, typeName);
+  return w.finish();
 }
-
-const messageTypes = new Map<string, protobuf.Type>();
 
 /** Encodes one LLB op; its digest is the sha256 of exactly these bytes. */
 export function encodeOp(op: Wire<Pb_Op>): Uint8Array {

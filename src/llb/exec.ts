@@ -12,6 +12,7 @@ import {
 import { Cap, type CapId } from "./caps.ts";
 import { digestOf, encodeOp } from "./encode.ts";
 import { metaOf, outputOf } from "./internal.ts";
+import { compareUtf8 } from "./order.ts";
 import { envValue, withDir, withEnv, type NetworkMode, type SecurityMode, type StateMeta } from "./meta.ts";
 import type { BindMount, CacheMount, CacheSharing, RunOptions, TmpfsMount } from "./run-options.ts";
 import type { State } from "./state.ts";
@@ -49,8 +50,6 @@ const sharingModes: Record<CacheSharing, Pb_CacheSharingOpt> = {
 function runError(message: string, hint?: string): UserInputError {
   return new UserInputError("LLB_INVALID_RUN", message, hint === undefined ? {} : { hint });
 }
-
-const byteOrder = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
 
 function hasOutput(m: FsMount): boolean {
   return !m.noOutput && !m.readonly && m.cacheId === "" && !m.tmpfs;
@@ -131,7 +130,7 @@ export class ExecOp implements Vertex {
       }
     }
     // Stable, like Go's sort for the few mounts a run has; equal destinations keep their order.
-    fs.sort((a, b) => byteOrder(a.dest, b.dest));
+    fs.sort((a, b) => compareUtf8(a.dest, b.dest));
     if (ssh.length > 0 && envValue(meta, "SSH_AUTH_SOCK") === undefined) meta = withEnv(meta, "SSH_AUTH_SOCK", ssh[0]!.dest);
 
     this.meta = meta;

@@ -1,5 +1,6 @@
 import type { Pb_Input, Pb_OpMetadata, Pb_Platform, Pb_WorkerConstraints } from "../proto/generated.ts";
 import type { CapId } from "./caps.ts";
+import { compareUtf8 } from "./order.ts";
 import { platformToPb, type Platform } from "./platform.ts";
 
 /** Options every vertex-creating call accepts; none of them changes the op's digest. */
@@ -40,16 +41,20 @@ export function mergeMeta(a: OpMeta, b: OpMeta): OpMeta {
   };
 }
 
-const byteOrder = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
+// OpMeta values are immutable, and the ops that many definitions share keep theirs.
+const pbOfMeta = new WeakMap<OpMeta, Pb_OpMetadata>();
 
-/** The protobuf form; keys are inserted sorted so any encoder emits them in Go's order. */
+/** The protobuf form; keys are inserted sorted so any encoder emits them in Go's order. Do not modify the result. */
 export function metaToPb(m: OpMeta): Pb_OpMetadata {
+  const known = pbOfMeta.get(m);
+  if (known) return known;
   const out: Pb_OpMetadata = {};
   if (m.ignoreCache) out.ignore_cache = true;
   if (m.description) {
-    out.description = Object.fromEntries(Object.keys(m.description).sort(byteOrder).map((k) => [k, m.description![k]!]));
+    out.description = Object.fromEntries(Object.keys(m.description).sort(compareUtf8).map((k) => [k, m.description![k]!]));
   }
-  if (m.caps.size > 0) out.caps = Object.fromEntries([...m.caps].sort(byteOrder).map((c) => [c, true]));
+  if (m.caps.size > 0) out.caps = Object.fromEntries([...m.caps].sort(compareUtf8).map((c) => [c, true]));
+  pbOfMeta.set(m, out);
   return out;
 }
 

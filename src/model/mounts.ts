@@ -32,7 +32,8 @@ export interface CacheMount {
 
 /** A cache mount: `id` names the cache, `path` is where steps see it. */
 export function cache(id: string, path: string, options: CacheOptions = {}): CacheMount {
-  return Object.freeze({ [cacheBrand]: true as const, id, path, sharing: options.sharing ?? "shared", hostDir: options.hostDir, definedAt: callerLocation() });
+  const site = callerLocation();
+  return Object.freeze({ [cacheBrand]: true as const, id, path, sharing: options.sharing ?? "shared", hostDir: options.hostDir, get definedAt() { return site(); } });
 }
 
 /** True for values made by `cache()`. */
@@ -76,6 +77,7 @@ export interface SecretMount {
 export function secret(id: string, target: SecretTarget, options: SecretOptions = {}): SecretMount {
   const path = typeof target === "string" ? target : undefined;
   const env = typeof target === "object" && target !== null ? target.env : undefined;
+  const site = callerLocation();
   return Object.freeze({
     [secretBrand]: true as const,
     id,
@@ -85,7 +87,9 @@ export function secret(id: string, target: SecretTarget, options: SecretOptions 
     mode: options.mode,
     uid: options.uid,
     gid: options.gid,
-    definedAt: callerLocation(),
+    get definedAt() {
+      return site();
+    },
   });
 }
 

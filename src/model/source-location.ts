@@ -14,12 +14,22 @@ let brewkitSrc: string | undefined;
 
 /**
  * The config file and line that called into the DSL, read from the call stack, so
- * errors can point at the definition a user wrote. Frames in brewkit itself are
- * skipped, and so is code evaluated from a `data:` URL, which has no usable position.
+ * errors can point at the definition a user wrote. The stack is captured now and read
+ * on the first call of the returned function: turning it into text (through the
+ * config's source map) costs more than the rest of a `target()` call, and most
+ * locations are never shown.
  */
-export function callerLocation(): SourceLocation | undefined {
-  const stack = new Error().stack?.split("\n").slice(1) ?? [];
-  for (const frame of stack) {
+export function callerLocation(): () => SourceLocation | undefined {
+  const captured: { stack?: string } = {};
+  Error.captureStackTrace(captured);
+  let location: SourceLocation | undefined | null = null;
+  return () => (location === null ? (location = locationIn(captured.stack ?? "")) : location);
+}
+
+// Frames in brewkit itself are skipped, and so is code evaluated from a `data:` URL,
+// which has no usable position.
+function locationIn(stack: string): SourceLocation | undefined {
+  for (const frame of stack.split("\n").slice(1)) {
     if (frame.includes("data:text/javascript")) return undefined;
     const match = /\(?((?:file:\/\/)?[^()\s]+):(\d+):\d+\)?$/.exec(frame.trim());
     if (!match?.[1] || !match[2]) continue;

@@ -110,7 +110,8 @@ export interface Group {
 
 /** Declares a build target. */
 export function target(spec: TargetSpec): Target {
-  return Object.freeze({ [targetBrand]: true as const, spec: Object.freeze({ ...spec }), definedAt: callerLocation() });
+  const site = callerLocation();
+  return Object.freeze({ [targetBrand]: true as const, spec: Object.freeze({ ...spec }), get definedAt() { return site(); } });
 }
 
 /** A registry image to build on, e.g. `image("debian:bookworm")`. */
@@ -126,7 +127,8 @@ export function group(...members: Target[] | [{ description?: string; targets: T
   const first = members[0];
   const described = members.length === 1 && first !== undefined && !isTarget(first) ? (first as { description?: string; targets: Target[] }) : undefined;
   const targets = described ? described.targets : (members as Target[]);
-  return Object.freeze({ [groupBrand]: true as const, targets: Object.freeze([...targets]), description: described?.description, definedAt: callerLocation() });
+  const site = callerLocation();
+  return Object.freeze({ [groupBrand]: true as const, targets: Object.freeze([...targets]), description: described?.description, get definedAt() { return site(); } });
 }
 
 /** True for values made by `target()`. */

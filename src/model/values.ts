@@ -38,7 +38,8 @@ export type Value = string | Variable | Interpolation;
 
 /** Declares a value computed at build time, evaluated only when a target being built needs it. */
 export function variable(spec: VariableSpec): Variable {
-  return Object.freeze({ [variableBrand]: true as const, spec: Object.freeze({ ...spec }), definedAt: callerLocation() });
+  const site = callerLocation();
+  return Object.freeze({ [variableBrand]: true as const, spec: Object.freeze({ ...spec }), get definedAt() { return site(); } });
 }
 
 /** Builds a string from literals and variables: fmt`app-${version}.tar.gz`. */

@@ -97,11 +97,11 @@ export function createPlan(input: PlanInput, names: string[]): Plan {
 
   // Depth-first over every edge (base, dependsOn, copy sources, variables), keeping the path to report cycles.
   const visiting: string[] = [];
-  const enter = (name: string, at: SourceLocation | undefined): boolean => {
+  const enter = (name: string, source: Target | Variable): boolean => {
     const cycleStart = visiting.indexOf(name);
     if (cycleStart >= 0) {
       const cycle = [...visiting.slice(cycleStart), name].join(" → ");
-      throw new PlanError("DEPENDENCY_CYCLE", `dependency cycle: ${cycle}`, { target: name, at, hint: "remove one of the links (from, dependsOn, copy.from or a variable) in the cycle" });
+      throw new PlanError("DEPENDENCY_CYCLE", `dependency cycle: ${cycle}`, { target: name, at: source.definedAt, hint: "remove one of the links (from, dependsOn, copy.from or a variable) in the cycle" });
     }
     if (targets.has(name)) return false;
     visiting.push(name);
@@ -120,8 +120,8 @@ export function createPlan(input: PlanInput, names: string[]): Plan {
   const visitTarget = (t: Target): void => {
     if (!isTarget(t)) throw new PlanError("NOT_A_TARGET", "a dependency is not a target made by target()", { hint: "pass target values to `from`, `dependsOn` and `copy.from`" });
     const name = nameOf(t);
-    if (!enter(name, t.definedAt)) return;
-    const planned = resolveTarget(name, t.spec, t.definedAt, t, ctx);
+    if (!enter(name, t)) return;
+    const planned = resolveTarget(name, t.spec, t, ctx);
     follow(planned);
     visiting.pop();
     targets.set(name, planned);
@@ -129,13 +129,12 @@ export function createPlan(input: PlanInput, names: string[]): Plan {
   const visitVariable = (v: Variable): void => {
     const name = variableName(v);
     if (variables.has(v)) return;
-    const definedAt = v.definedAt;
-    if (!enter(name, definedAt)) return;
+    if (!enter(name, v)) return;
     const spec = v.spec;
     if (spec.command === undefined) {
-      throw new PlanError("VARIABLE_COMMAND", "a variable needs a `command` whose output is its value", { target: name, field: "command", at: definedAt, hint: 'e.g. variable({ from: base, command: "cat VERSION" })' });
+      throw new PlanError("VARIABLE_COMMAND", "a variable needs a `command` whose output is its value", { target: name, field: "command", at: v.definedAt, hint: 'e.g. variable({ from: base, command: "cat VERSION" })' });
     }
-    const planned = resolveTarget(name, { from: spec.from, workdir: spec.workdir, env: spec.env, copy: spec.copy, command: spec.command, description: spec.description }, definedAt, v, ctx);
+    const planned = resolveTarget(name, { from: spec.from, workdir: spec.workdir, env: spec.env, copy: spec.copy, command: spec.command, description: spec.description }, v, ctx);
     follow(planned);
     visiting.pop();
     variables.set(v, { variable: v, target: planned });

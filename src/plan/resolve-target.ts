@@ -1,5 +1,5 @@
 import path from "node:path";
-import type { Base, CopyEntry, OutputSpec, SourceLocation, Target, TargetSpec, Variable } from "../model/index.ts";
+import type { Base, CopyEntry, OutputSpec, Target, TargetSpec, Variable } from "../model/index.ts";
 import { isCacheMount, isImageRef, isScratch, isSecretMount, isTarget } from "../model/index.ts";
 import { fieldError, isValue, optionalList, optionalString, stringList, valueOf, type FieldSite } from "./check.ts";
 import { checkPlatform } from "./platforms.ts";
@@ -121,8 +121,14 @@ function resolveCaches(site: FieldSite, value: unknown, ctx: ResolveContext): Pl
 export type ResolvableSpec = Pick<TargetSpec, "from" | "workdir" | "env" | "copy" | "command"> & Partial<TargetSpec>;
 
 /** Normalises and checks one target (or a variable's command). */
-export function resolveTarget(name: string, spec: ResolvableSpec, definedAt: SourceLocation | undefined, source: Target | Variable, ctx: ResolveContext): PlannedTarget {
-  const site: FieldSite = { target: name, at: definedAt };
+export function resolveTarget(name: string, spec: ResolvableSpec, source: Target | Variable, ctx: ResolveContext): PlannedTarget {
+  // The definition site is read only when an error names it (see callerLocation).
+  const site: FieldSite = {
+    target: name,
+    get at() {
+      return source.definedAt;
+    },
+  };
   if (typeof spec !== "object" || spec === null) fieldError(site, "spec", "FIELD_TYPE", "must be an object", "pass an object to target({...})");
   const platformSpec = optionalString(site, "platform", spec.platform, '"linux/arm64"');
   let platform;
@@ -143,7 +149,9 @@ export function resolveTarget(name: string, spec: ResolvableSpec, definedAt: Sou
   return {
     name,
     description: optionalString(site, "description", spec.description, '"builds the app"'),
-    definedAt,
+    get definedAt() {
+      return source.definedAt;
+    },
     base: resolveBase(site, spec.from, ctx),
     platform,
     workdir: optionalString(site, "workdir", spec.workdir, '"/src"'),

@@ -18,6 +18,7 @@ import {
   type State,
 } from "../../src/llb/index.ts";
 import { cleanPath, joinPath } from "../../src/gopath/index.ts";
+import { compareUtf8 } from "../../src/llb/order.ts";
 import { codecFor } from "../../src/proto/registry.ts";
 import type { Pb_Definition, Pb_ExecOp, Pb_FileOp, Pb_Op, Pb_SourceOp } from "../../src/proto/generated.ts";
 
@@ -299,6 +300,26 @@ describe("deterministic encoding", () => {
   it("rejects unknown fields and doubly-set oneofs instead of dropping them", () => {
     expect(() => encodeMessage("pb.Op", { sauce: {} })).toThrow(/no field "sauce"/);
     expect(() => encodeMessage("pb.Op", { exec: {}, file: {} })).toThrow(/several members/);
+  });
+
+  it("writes lengths of 128 bytes and more, and non-ASCII strings, as protobuf does", () => {
+    const meta = { args: ["x".repeat(300), "ü", "日本", "🙂 emoji", "a".repeat(127), "b".repeat(128)], env: [`K=${"v".repeat(20_000)}`], cwd: "/src/ünï" };
+    const message = { meta, mounts: [{ dest: "/", selector: "sel" }] };
+    const bytes = encodeMessage("pb.ExecOp", message);
+    // ExecOp has no oneof, so protobufjs writes its fields in Go's order too.
+    const codec = codecFor<Pb_ExecOp>("pb.ExecOp");
+    const reference = codec.type.encode(codec.type.fromObject(message)).finish();
+    expect(bytes.length).toBe(reference.length);
+    expect(Buffer.compare(Buffer.from(bytes), Buffer.from(reference))).toBe(0);
+    expect(codec.decode(bytes).meta?.args).toEqual(meta.args);
+  });
+});
+
+describe("compareUtf8", () => {
+  it("orders strings as their UTF-8 bytes do", () => {
+    const samples = ["", "a", "ab", "b", "Z", "é", "\u00ff", "\u07ff", "\u0800", "\ud7ff", "\ue000", "\uffff", "🙂", "\u{10000}", "\u{10ffff}", "a🙂", "a\uffff", "日本", "日"];
+    const byBytes = [...samples].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+    expect([...samples].sort(compareUtf8)).toEqual(byBytes);
   });
 });
 
