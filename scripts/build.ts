@@ -5,7 +5,7 @@
 //   as CommonJS for projects without `"type": "module"`;
 // - the parsed form of proto/ (descriptor.json) next to the code that loads it, instead of
 //   parsing the .proto files at start-up.
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { build, type BuildOptions } from "esbuild";
 import { protoDescriptorJson } from "../src/proto/registry.ts";
 
@@ -26,6 +26,9 @@ const common: BuildOptions = {
 
 // Bundled CommonJS dependencies call require(): give ES module output one.
 const esmRequire = { js: 'import { createRequire as __brewkitCreateRequire } from "node:module"; const require = __brewkitCreateRequire(import.meta.url);' };
+
+// Chunk names carry content hashes: without this, every build would leave the old ones behind.
+rmSync(new URL("bundle/", dist), { recursive: true, force: true });
 
 await Promise.all([
   build({ ...common, entryPoints: { main: at("src/cli/main.ts") }, outdir: at("dist/bundle"), format: "esm", splitting: true, chunkNames: "[name]-[hash]", banner: esmRequire }),

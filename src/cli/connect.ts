@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { parseDaemonAddress, type TlsOptions } from "../client/address.ts";
 import { ControlClient } from "../client/control.ts";
 import { LocalDaemon } from "../daemon/local-daemon.ts";
@@ -30,22 +31,57 @@ export function tlsFromFlags(flags: ConnectFlags, env: NodeJS.ProcessEnv = proce
   };
 }
 
-/** Which daemon to use: `--addr`, else BUILDKIT_HOST, else brewkit's managed local daemon. */
-export async function connect(options: { addr?: string; tls?: TlsOptions; log?: (line: string) => void }): Promise<Connection> {
-  const explicit = options.addr ?? process.env.BUILDKIT_HOST;
-  let address: string;
-  if (explicit) {
-    address = explicit;
-  } else {
-    const daemon = new LocalDaemon(defaultDaemonPaths());
-    const { started } = await daemon.start();
-    if (started) options.log?.(`started buildkitd (${daemon.address})`);
-    address = daemon.address;
+/** Options of `connect`. */
+export interface ConnectOptions {
+  addr?: string;
+  tls?: TlsOptions;
+  /** Hears about a daemon that brewkit started. */
+  log?: (line: string) => void;
+}
+
+/**
+ * Which daemon to use: `--addr`, else BUILDKIT_HOST, else brewkit's managed local daemon,
+ * started when it does not answer. Asking for the workers (for the platform) is the
+ * first request, and for the local daemon also the check that it runs.
+ */
+export async function connect(options: ConnectOptions): Promise<Connection> {
+  const running = await connectIfUp(options);
+  if (running) return running;
+  const daemon = new LocalDaemon(defaultDaemonPaths());
+  const { started } = await daemon.start();
+  if (started) options.log?.(`started buildkitd (${daemon.address})`);
+  return handshake(new ControlClient(parseDaemonAddress(daemon.address)));
+}
+
+/**
+ * Like `connect`, but never starts brewkit's own daemon: undefined when it does not
+ * answer, or when `signal` aborts the attempt. An explicit address that does not answer
+ * is an error, as with `connect`.
+ */
+export async function connectIfUp(options: ConnectOptions, signal?: AbortSignal): Promise<Connection | undefined> {
+  const explicit = (options.addr ?? process.env.BUILDKIT_HOST) || undefined;
+  const local = explicit ? undefined : new LocalDaemon(defaultDaemonPaths());
+  if (local && !existsSync(local.paths.socket)) return undefined;
+  const control = new ControlClient(parseDaemonAddress(explicit ?? local!.address, explicit ? options.tls : undefined));
+  const abandon = () => control.close();
+  signal?.addEventListener("abort", abandon, { once: true });
+  try {
+    return await handshake(control, local ? localAnswerMs : undefined);
+  } catch (err) {
+    if (signal?.aborted || local) return undefined;
+    throw err;
+  } finally {
+    signal?.removeEventListener("abort", abandon);
   }
-  const control = new ControlClient(parseDaemonAddress(address, options.tls));
+}
+
+// A running local daemon answers within this; past it, it is treated as not running.
+const localAnswerMs = 1_000;
+
+async function handshake(control: ControlClient, timeoutMs?: number): Promise<Connection> {
   trace("first-request");
   try {
-    const workers = await control.listWorkers();
+    const workers = await control.listWorkers(timeoutMs);
     const first = workers[0]?.platforms?.[0];
     const architecture = first?.Architecture || "amd64";
     // The first platform is the worker's native one; keep its variant only where it selects an ABI (arm/v7).

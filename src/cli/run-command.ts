@@ -7,7 +7,7 @@ import type { Plan } from "../plan/index.ts";
 import { loadSecretStore, type SecretStore } from "../secrets/index.ts";
 import { newId } from "../session/ids.ts";
 import type { SolveResult } from "../solve/index.ts";
-import { connect, tlsFromFlags, type ConnectFlags } from "./connect.ts";
+import { connect, connectIfUp, tlsFromFlags, type ConnectFlags } from "./connect.ts";
 import { progressOutput } from "./progress-mode.ts";
 import { trace } from "../trace.ts";
 import { loadProject, planProject } from "./project.ts";
@@ -35,10 +35,24 @@ export function flagList(value: string | string[] | undefined): string[] {
 export async function runCommand(names: string[], options: RunOptions): Promise<number> {
   // Watching (and its file watcher) is loaded only when asked for.
   if (options.watch) return (await import("./watch-command.ts")).watchCommand(names, options);
-  const project = await loadProject(options);
-  const plan = planProject(project, names);
-  const secrets = await loadSecretStore({ flags: flagList(options.secret) });
-  const { control, platform } = await connect({ addr: options.addr, tls: tlsFromFlags(options), log: err });
+  // Connecting to a daemon that is up takes a round trip: it goes on while the config is
+  // evaluated and planned. Nothing is built before the plan is valid, a config error is
+  // reported before any connection error, and brewkit's own daemon is started (if it
+  // must be) only for a valid plan.
+  const connectOptions = { addr: options.addr, tls: tlsFromFlags(options), log: err };
+  const early = new AbortController();
+  const connecting = connectIfUp(connectOptions, early.signal);
+  connecting.catch(() => undefined);
+  let plan: Plan;
+  let secrets: SecretStore;
+  try {
+    plan = planProject(await loadProject(options), names);
+    secrets = await loadSecretStore({ flags: flagList(options.secret) });
+  } catch (error) {
+    early.abort();
+    throw error;
+  }
+  const { control, platform } = (await connecting) ?? (await connect(connectOptions));
   const abort = new AbortController();
   const onSigint = () => abort.abort();
   process.once("SIGINT", onSigint);

@@ -1,5 +1,5 @@
-import grpc from "@grpc/grpc-js";
 import { DaemonError, BuildError } from "../errors.ts";
+import { GrpcStatus } from "../grpc/wire.ts";
 import { codecFor } from "../proto/registry.ts";
 import type {
   Moby_Buildkit_V1_SolveRequest as SolveRequest,
@@ -14,39 +14,22 @@ import type {
   Moby_Buildkit_V1_Types_WorkerRecord as WorkerRecord,
 } from "../proto/generated.ts";
 import type { DaemonAddress } from "./address.ts";
-import { decodeBytesMessage, encodeBytesMessage } from "./bytes-message.ts";
-
-/** BuildKit's gRPC message size limit, both ways. */
-export const maxMessageBytes = 16 << 20;
-
-/** The Control.Session call: bytes of the tunnelled connection, written whole or in parts. */
-export type SessionCall = grpc.ClientDuplexStream<Uint8Array | readonly Uint8Array[], Buffer>;
+import { GrpcCallError, GrpcConnection, type GrpcCall } from "./grpc-connection.ts";
 
 const service = "/moby.buildkit.v1.Control/";
 
 /** How long a first call waits for an unreachable daemon before giving up. */
 const connectTimeoutMs = 2_000;
 
-function serializer<T>(typeName: string): [(v: T) => Buffer, (b: Buffer) => T] {
-  const codec = codecFor<T>(typeName);
-  return [(v) => codec.encode(v), (b) => codec.decode(b)];
-}
-
 /** A client of BuildKit's Control service on one daemon connection. */
 export class ControlClient {
   readonly address: DaemonAddress;
-  /** The underlying channel; the gateway client shares it. */
-  readonly grpcClient: grpc.Client;
+  /** The connection; the gateway client shares it. */
+  readonly connection: GrpcConnection;
 
   constructor(address: DaemonAddress) {
     this.address = address;
-    this.grpcClient = new grpc.Client(address.target, address.credentials, {
-      ...address.channelOptions,
-      "grpc.max_receive_message_length": maxMessageBytes,
-      "grpc.max_send_message_length": maxMessageBytes,
-      // The daemon answers pings more often than every 5 minutes with GOAWAY.
-      "grpc.keepalive_time_ms": 2 ** 31 - 1,
-    });
+    this.connection = new GrpcConnection(address);
   }
 
   /** Lists the daemon's workers; also the cheapest proof that the daemon answers. */
@@ -66,17 +49,15 @@ export class ControlClient {
   }
 
   /** The progress stream of the build `ref` (may be opened before its Solve). */
-  status(ref: string, signal?: AbortSignal): AsyncIterable<StatusResponse> {
-    const [ser] = serializer<{ Ref: string }>("moby.buildkit.v1.StatusRequest");
-    const [, deserRes] = serializer<StatusResponse>("moby.buildkit.v1.StatusResponse");
-    const call = this.grpcClient.makeServerStreamRequest(`${service}Status`, ser, deserRes, { Ref: ref }, new grpc.Metadata());
-    signal?.addEventListener("abort", () => call.cancel(), { once: true });
-    return call as AsyncIterable<StatusResponse>;
+  async *status(ref: string, signal?: AbortSignal): AsyncGenerator<StatusResponse> {
+    const request = codecFor<{ Ref: string }>("moby.buildkit.v1.StatusRequest").encode({ Ref: ref });
+    const response = codecFor<StatusResponse>("moby.buildkit.v1.StatusResponse");
+    for await (const message of this.connection.serverStream(`${service}Status`, request, { signal })) yield response.decode(message);
   }
 
-  /** Opens the session tunnel: a raw byte stream carried in BytesMessages. */
-  openSession(metadata: grpc.Metadata): SessionCall {
-    return this.grpcClient.makeBidiStreamRequest(`${service}Session`, encodeBytesMessage, decodeBytesMessage, metadata);
+  /** Opens the session tunnel; the call's stream carries the raw bytes of the session in BytesMessages. */
+  openSession(metadata: Readonly<Record<string, string | readonly string[]>>): GrpcCall {
+    return this.connection.startCall(`${service}Session`, { metadata });
   }
 
   /** Cache records of the daemon. */
@@ -87,49 +68,41 @@ export class ControlClient {
 
   /** Prunes cache records; resolves with the records removed. */
   async prune(request: PruneRequest = {}): Promise<UsageRecord[]> {
-    const [ser] = serializer<PruneRequest>("moby.buildkit.v1.PruneRequest");
-    const [, deser] = serializer<UsageRecord>("moby.buildkit.v1.UsageRecord");
-    const call = this.grpcClient.makeServerStreamRequest(`${service}Prune`, ser, deser, request, new grpc.Metadata());
+    const encoded = codecFor<PruneRequest>("moby.buildkit.v1.PruneRequest").encode(request);
+    const record = codecFor<UsageRecord>("moby.buildkit.v1.UsageRecord");
     const removed: UsageRecord[] = [];
     try {
-      for await (const record of call as AsyncIterable<UsageRecord>) removed.push(record);
+      for await (const message of this.connection.serverStream(`${service}Prune`, encoded)) removed.push(record.decode(message));
     } catch (err) {
       throw this.wrap(err, "Prune");
     }
     return removed;
   }
 
-  /** Closes the channel. */
+  /** Closes the connection. */
   close(): void {
-    this.grpcClient.close();
+    this.connection.close();
   }
 
-  private unary<Req, Res>(method: string, reqType: string, resType: string, request: Req, timeoutMs?: number, signal?: AbortSignal): Promise<Res> {
-    const [ser] = serializer<Req>(reqType);
-    const [, deser] = serializer<Res>(resType);
-    const options: grpc.CallOptions = timeoutMs === undefined ? {} : { deadline: Date.now() + timeoutMs };
-    return new Promise<Res>((resolve, reject) => {
-      const call = this.grpcClient.makeUnaryRequest(`${service}${method}`, ser, deser, request, new grpc.Metadata(), options, (err, res) => {
-        if (err) reject(this.wrap(err, method));
-        else resolve(res as Res);
-      });
-      signal?.addEventListener("abort", () => call.cancel(), { once: true });
-    });
+  private async unary<Req, Res>(method: string, reqType: string, resType: string, request: Req, timeoutMs?: number, signal?: AbortSignal): Promise<Res> {
+    const encoded = codecFor<Req>(reqType).encode(request);
+    try {
+      return codecFor<Res>(resType).decode(await this.connection.unary(`${service}${method}`, encoded, { timeoutMs, signal }));
+    } catch (err) {
+      throw this.wrap(err, method);
+    }
   }
 
   /** Turns a gRPC failure into a typed error that names the daemon. */
   wrap(err: unknown, method: string): Error {
-    const status = err as grpc.ServiceError;
-    if (status?.code === grpc.status.UNAVAILABLE || status?.code === grpc.status.DEADLINE_EXCEEDED && method !== "Solve") {
-      return new DaemonError("DAEMON_UNREACHABLE", `cannot reach the BuildKit daemon at ${this.address.raw}: ${status.details || status.message}`, {
+    if (!(err instanceof GrpcCallError)) return err instanceof Error ? err : new Error(String(err));
+    if (err.code === GrpcStatus.UNAVAILABLE || (err.code === GrpcStatus.DEADLINE_EXCEEDED && method !== "Solve")) {
+      return new DaemonError("DAEMON_UNREACHABLE", `cannot reach the BuildKit daemon at ${this.address.raw}: ${err.details}`, {
         hint: "start it with `brewkit daemon start`, or point --addr / BUILDKIT_HOST at a running buildkitd",
         cause: err,
       });
     }
-    if (status?.code === grpc.status.CANCELLED) return new BuildError("CANCELLED", `${method} cancelled`, { cause: err });
-    if (typeof status?.code === "number") {
-      return new BuildError("DAEMON_ERROR", status.details || status.message, { cause: err });
-    }
-    return err instanceof Error ? err : new Error(String(err));
+    if (err.code === GrpcStatus.CANCELLED) return new BuildError("CANCELLED", `${method} cancelled`, { cause: err });
+    return new BuildError("DAEMON_ERROR", err.details || err.message, { cause: err });
   }
 }

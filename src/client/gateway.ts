@@ -1,5 +1,5 @@
-import grpc from "@grpc/grpc-js";
 import { BuildError, DaemonError } from "../errors.ts";
+import { GrpcStatus } from "../grpc/wire.ts";
 import type { Platform } from "../llb/platform.ts";
 import { platformToPb } from "../llb/platform.ts";
 import type { ResolveMode } from "../llb/source.ts";
@@ -17,6 +17,7 @@ import type {
   Pb_Definition,
 } from "../proto/generated.ts";
 import type { ControlClient } from "./control.ts";
+import { GrpcCallError } from "./grpc-connection.ts";
 
 /** The metadata key that routes an LLBBridge call to its build (BuildKit's `client/buildid`). */
 export const buildIdMetadataKey = "buildkit-controlapi-buildid";
@@ -132,40 +133,24 @@ export class GatewayClient {
     await this.call<ReturnRequest, object>("Return", "ReturnRequest", "ReturnResponse", request);
   }
 
-  private call<Req, Res>(method: string, requestType: string, responseType: string, request: Req, timeoutMs?: number): Promise<Res> {
-    const requestCodec = codecFor<Req>(`moby.buildkit.v1.frontend.${requestType}`);
-    const responseCodec = codecFor<Res>(`moby.buildkit.v1.frontend.${responseType}`);
-    const metadata = new grpc.Metadata();
-    metadata.set(buildIdMetadataKey, this.buildId);
-    const options: grpc.CallOptions = timeoutMs === undefined ? {} : { deadline: Date.now() + timeoutMs };
-    return new Promise<Res>((resolve, reject) => {
-      if (this.signal?.aborted) {
-        reject(new BuildError("CANCELLED", `${method} cancelled`));
-        return;
-      }
-      const call = this.control.grpcClient.makeUnaryRequest(
-        `${service}${method}`,
-        (v: Req) => requestCodec.encode(v),
-        (b: Buffer) => responseCodec.decode(b),
-        request,
-        metadata,
-        options,
-        (err, res) => {
-          this.signal?.removeEventListener("abort", onAbort);
-          if (err) reject(gatewayError(err, method, this.control.address.raw));
-          else resolve(res as Res);
-        },
-      );
-      const onAbort = () => call.cancel();
-      this.signal?.addEventListener("abort", onAbort, { once: true });
-    });
+  private async call<Req, Res>(method: string, requestType: string, responseType: string, request: Req, timeoutMs?: number): Promise<Res> {
+    if (this.signal?.aborted) throw new BuildError("CANCELLED", `${method} cancelled`);
+    const encoded = codecFor<Req>(`moby.buildkit.v1.frontend.${requestType}`).encode(request);
+    const options = { metadata: { [buildIdMetadataKey]: this.buildId }, timeoutMs, signal: this.signal };
+    let response: Buffer;
+    try {
+      response = await this.control.connection.unary(`${service}${method}`, encoded, options);
+    } catch (err) {
+      throw err instanceof GrpcCallError ? gatewayError(err, method, this.control.address.raw) : err;
+    }
+    return codecFor<Res>(`moby.buildkit.v1.frontend.${responseType}`).decode(response);
   }
 }
 
 /** The gRPC status code of an error from a gateway call, if it came from the wire. */
 export function grpcCodeOf(err: unknown): number | undefined {
   for (let e: unknown = err; e; e = (e as { cause?: unknown }).cause) {
-    const code = (e as Partial<grpc.ServiceError>).code;
+    const code = (e as { code?: unknown }).code;
     if (typeof code === "number") return code;
   }
   return undefined;
@@ -174,7 +159,7 @@ export function grpcCodeOf(err: unknown): number | undefined {
 /** True when the bridge does not know the build (yet): it registers shortly after Solve starts. */
 export function isUnknownBuild(err: unknown): boolean {
   const message = err instanceof Error ? err.message : String(err);
-  return grpcCodeOf(err) === grpc.status.NOT_FOUND && /no such job/.test(message);
+  return grpcCodeOf(err) === GrpcStatus.NOT_FOUND && /no such job/.test(message);
 }
 
 const errorCodes: Record<string, string> = {
@@ -185,21 +170,21 @@ const errorCodes: Record<string, string> = {
   Return: "GATEWAY_RETURN_FAILED",
 };
 
-function gatewayError(err: grpc.ServiceError, method: string, daemon: string): Error {
+function gatewayError(err: GrpcCallError, method: string, daemon: string): Error {
   const message = err.details || err.message;
   // The bridge lives in the daemon: a connection failure is the daemon's.
-  if (err.code === grpc.status.UNAVAILABLE) {
+  if (err.code === GrpcStatus.UNAVAILABLE) {
     return new DaemonError("DAEMON_UNREACHABLE", `cannot reach the BuildKit daemon at ${daemon}: ${message}`, {
       hint: "start it with `brewkit daemon start`, or point --addr / BUILDKIT_HOST at a running buildkitd",
       cause: err,
     });
   }
-  if (err.code === grpc.status.CANCELLED) return new BuildError("CANCELLED", `${method} cancelled`, { cause: err });
+  if (err.code === GrpcStatus.CANCELLED) return new BuildError("CANCELLED", `${method} cancelled`, { cause: err });
   return new BuildError(errorCodes[method] ?? "DAEMON_ERROR", message, { cause: err });
 }
 
 function errorStatus(error: Error): RpcStatus {
   const code = grpcCodeOf(error);
   // UNKNOWN unless the failure already carries a status (e.g. a failed gateway call).
-  return { code: code !== undefined && code !== grpc.status.OK ? code : grpc.status.UNKNOWN, message: error.message };
+  return { code: code !== undefined && code !== GrpcStatus.OK ? code : GrpcStatus.UNKNOWN, message: error.message };
 }

@@ -1,5 +1,5 @@
 import { receiveDirectory, sendDirectory } from "../filesync/index.ts";
-import { GrpcStatus } from "./grpc-server.ts";
+import { GrpcStatus } from "../grpc/wire.ts";
 import type { ServerStreamCall } from "./grpc-server.ts";
 import type { SessionService } from "./services.ts";
 import { streamMethod } from "./services.ts";

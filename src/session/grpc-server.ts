@@ -1,34 +1,7 @@
 import http2 from "node:http2";
 import type { IncomingHttpHeaders, ServerHttp2Session, ServerHttp2Stream } from "node:http2";
 import { Duplex } from "node:stream";
-
-/** gRPC status codes (google.rpc.Code) that brewkit's session services answer with. */
-export const GrpcStatus = {
-  OK: 0,
-  CANCELLED: 1,
-  UNKNOWN: 2,
-  INVALID_ARGUMENT: 3,
-  NOT_FOUND: 5,
-  RESOURCE_EXHAUSTED: 8,
-  FAILED_PRECONDITION: 9,
-  UNIMPLEMENTED: 12,
-  INTERNAL: 13,
-  UNAVAILABLE: 14,
-} as const;
-
-/** One of the GrpcStatus codes. */
-export type GrpcStatusCode = (typeof GrpcStatus)[keyof typeof GrpcStatus];
-
-/** A failure a handler reports to the caller as a gRPC status. */
-export class StatusError extends Error {
-  constructor(
-    readonly code: GrpcStatusCode,
-    readonly details: string,
-  ) {
-    super(details);
-    this.name = "StatusError";
-  }
-}
+import { encodeGrpcMessage, framePrefix, GrpcStatus, MessageReader, StatusError, type GrpcStatusCode } from "../grpc/wire.ts";
 
 /** The request headers of a call, read like gRPC metadata. */
 export class CallMetadata {
@@ -51,8 +24,6 @@ export type StreamHandler = (call: ServerStreamCall) => void;
 /** One method of a session service, by its full path (`/package.Service/Method`). */
 export type MethodHandler = { kind: "unary"; handle: UnaryHandler } | { kind: "stream"; handle: StreamHandler };
 
-// The largest message the daemon sends on a session is a file chunk; this bounds a bad peer.
-const maxReceiveMessageBytes = 16 * 1024 * 1024;
 // Below this, a message and its 5-byte prefix are copied into one write.
 const copyBelowBytes = 16 * 1024;
 // Small messages batched into one write, at most.
@@ -249,69 +220,6 @@ export class SessionGrpcServer {
   }
 }
 
-/**
- * Splits an HTTP/2 data stream into gRPC messages (a flag byte, a uint32 length, the
- * bytes). A message inside one chunk is passed on as a view of it; one spread over
- * several chunks (HTTP/2 frames are 16 KiB) is copied together once.
- */
-export class MessageReader {
-  private chunks: Buffer[] = [];
-  private buffered = 0;
-
-  push(chunk: Buffer, onMessage: (message: Buffer) => void): StatusError | undefined {
-    this.chunks.push(chunk);
-    this.buffered += chunk.length;
-    while (this.buffered >= 5) {
-      const head = this.chunks[0]!.length >= 5 ? this.chunks[0]! : this.take(5, false);
-      if (head[0] !== 0) return new StatusError(GrpcStatus.UNIMPLEMENTED, "compressed messages are not supported");
-      const length = head.readUInt32BE(1);
-      if (length > maxReceiveMessageBytes) return new StatusError(GrpcStatus.RESOURCE_EXHAUSTED, `message of ${length} bytes exceeds ${maxReceiveMessageBytes}`);
-      if (this.buffered < 5 + length) break;
-      onMessage(this.take(5 + length, true).subarray(5));
-    }
-    return undefined;
-  }
-
-  // The first `n` buffered bytes as one buffer; removed from the buffer when `consume` is set.
-  private take(n: number, consume: boolean): Buffer {
-    const first = this.chunks[0]!;
-    let out: Buffer;
-    if (first.length >= n) out = first.subarray(0, n);
-    else {
-      out = Buffer.allocUnsafe(n);
-      let offset = 0;
-      for (const chunk of this.chunks) {
-        const part = chunk.subarray(0, Math.min(chunk.length, n - offset));
-        out.set(part, offset);
-        offset += part.length;
-        if (offset === n) break;
-      }
-    }
-    if (!consume) return out;
-    let left = n;
-    while (left > 0) {
-      const chunk = this.chunks[0]!;
-      if (chunk.length <= left) {
-        this.chunks.shift();
-        left -= chunk.length;
-      } else {
-        this.chunks[0] = chunk.subarray(left);
-        left = 0;
-      }
-    }
-    this.buffered -= n;
-    return out;
-  }
-}
-
-/** The 5-byte gRPC message prefix: not compressed, then the length. */
-function framePrefix(length: number): Buffer {
-  const prefix = Buffer.allocUnsafe(5);
-  prefix[0] = 0;
-  prefix.writeUInt32BE(length, 1);
-  return prefix;
-}
-
 /** Writes one framed message; false when the stream asks to wait for 'drain'. */
 function writeMessage(stream: ServerHttp2Stream, message: Buffer): boolean {
   const prefix = framePrefix(message.length);
@@ -339,11 +247,3 @@ function finishStream(stream: ServerHttp2Stream, code: GrpcStatusCode, details: 
   stream.end();
 }
 
-/** grpc-message is percent-encoded: everything outside printable ASCII, and `%` itself. */
-export function encodeGrpcMessage(message: string): string {
-  let out = "";
-  for (const byte of Buffer.from(message, "utf8")) {
-    out += byte >= 0x20 && byte <= 0x7e && byte !== 0x25 ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
-  }
-  return out;
-}

@@ -2,7 +2,7 @@ import { BrewkitError } from "../errors.ts";
 import { codecFor } from "../proto/registry.ts";
 import type { SecretReader } from "../secrets/index.ts";
 import { maxSecretBytes } from "../secrets/index.ts";
-import { GrpcStatus, StatusError } from "./grpc-server.ts";
+import { GrpcStatus, StatusError } from "../grpc/wire.ts";
 import type { SessionService } from "./services.ts";
 import { unaryMethod } from "./services.ts";
 

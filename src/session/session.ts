@@ -1,5 +1,5 @@
-import grpc from "@grpc/grpc-js";
-import type { ControlClient, SessionCall } from "../client/control.ts";
+import type { ControlClient } from "../client/control.ts";
+import type { GrpcCall } from "../client/grpc-connection.ts";
 import { healthService } from "./health.ts";
 import type { LocalDir, LocalExportTarget, TransferStats } from "./file-services.ts";
 import { emptyTransferStats, fileSendService, fileSyncService } from "./file-services.ts";
@@ -33,7 +33,7 @@ export class BuildSession {
   readonly stats: TransferStats = emptyTransferStats();
   private readonly server: SessionGrpcServer;
   private readonly abort = new AbortController();
-  private call: SessionCall | undefined;
+  private call: GrpcCall | undefined;
   private readonly methods = new Map<string, MethodHandler>();
   private readonly exportsInFlight = new Set<Promise<unknown>>();
 
@@ -53,12 +53,12 @@ export class BuildSession {
 
   /** Opens the tunnel to the daemon and starts serving it. */
   open(control: ControlClient): void {
-    const metadata = new grpc.Metadata();
-    metadata.set("x-docker-expose-session-uuid", this.id);
-    metadata.set("x-docker-expose-session-sharedkey", this.options.sharedKey);
-    // One header field per method: the daemon checks these before calling FileSync/FileSend.
-    for (const path of this.methods.keys()) metadata.add("x-docker-expose-session-grpc-method", path);
-    this.call = control.openSession(metadata);
+    this.call = control.openSession({
+      "x-docker-expose-session-uuid": this.id,
+      "x-docker-expose-session-sharedkey": this.options.sharedKey,
+      // One header field per method: the daemon checks these before calling FileSync/FileSend.
+      "x-docker-expose-session-grpc-method": [...this.methods.keys()],
+    });
     this.server.serve(sessionTunnel(this.call));
   }
 
@@ -73,7 +73,7 @@ export class BuildSession {
   /** Ends the session: stops transfers in flight and closes the tunnel. */
   close(): void {
     this.abort.abort();
-    this.call?.end();
+    this.call?.stream.end();
     this.call?.cancel();
     this.server.close();
   }

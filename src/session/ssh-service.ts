@@ -4,8 +4,9 @@ import path from "node:path";
 import { decodeBytesMessage, encodeBytesMessage } from "../client/bytes-message.ts";
 import { UserInputError } from "../errors.ts";
 import { codecFor } from "../proto/registry.ts";
-import { GrpcStatus, StatusError } from "./grpc-server.ts";
-import type { GrpcStatusCode, ServerStreamCall } from "./grpc-server.ts";
+import { GrpcStatus, StatusError } from "../grpc/wire.ts";
+import type { GrpcStatusCode } from "../grpc/wire.ts";
+import type { ServerStreamCall } from "./grpc-server.ts";
 import type { SessionService } from "./services.ts";
 import { streamMethod, unaryMethod } from "./services.ts";
 

@@ -67,8 +67,10 @@ export async function solveJob(control: ControlClient, job: SolveJob, options: S
       },
       abort.signal,
     );
+    trace("solve-returned", { job: job.name });
     await session.settleExports();
     await Promise.race([statusDone, new Promise((r) => setTimeout(r, statusDrainMs).unref())]);
+    trace("solve-done", { job: job.name });
   } catch (err) {
     abort.abort();
     await Promise.race([statusDone, new Promise((r) => setTimeout(r, 1_000).unref())]);

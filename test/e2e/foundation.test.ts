@@ -1,8 +1,12 @@
-import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
-import { describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { LocalDaemon } from "../../src/daemon/local-daemon.ts";
+import { daemonPaths, defaultDaemonPaths } from "../../src/daemon/paths.ts";
 import { brewkit, busyboxBase, makeProject } from "../support/project.ts";
+import { freePort } from "../support/registry.ts";
+import { makeCertificates, type Certificates } from "../support/tls.ts";
 
 interface RunMetadata {
   targets: Array<{
@@ -116,6 +120,60 @@ describe("other daemons", () => {
     const result = await brewkit(["run", "remote"], { cwd: project, env: { BUILDKIT_HOST: tcp! } });
     expect(result.code).toBe(0);
     expect(readFileSync(path.join(project, "out", "r"), "utf8")).toBe("over-tcp\n");
+  });
+
+  describe("a daemon that requires TLS with a client certificate", () => {
+    const dir = mkdtempSync("/tmp/bk-tls-");
+    const paths = daemonPaths(path.join(dir, "daemon"), defaultDaemonPaths().binDir);
+    let tls: Certificates;
+    let address: string;
+    let daemon: LocalDaemon;
+    const project = makeProject({
+      "brewkit.config.ts": `import { target, scratch } from "brewkit";\n${busyboxBase}\nexport const secure = target({ from: base, command: "echo over-tls > /t", output: { artifact: "/t", local: "out" } });\n`,
+    });
+
+    beforeAll(async () => {
+      tls = await makeCertificates(dir);
+      address = `tcp://127.0.0.1:${await freePort()}`;
+      mkdirSync(paths.dir, { recursive: true });
+      // TLS applies to the TCP address; the daemon's own unix socket stays plain.
+      writeFileSync(paths.configFile, `[grpc.tls]\n  cert = "${tls.serverCertFile}"\n  key = "${tls.serverKeyFile}"\n  ca = "${tls.caFile}"\n`);
+      daemon = new LocalDaemon(paths, [address], false);
+      await daemon.start({ timeoutMs: 60_000 });
+    }, 120_000);
+
+    afterAll(async () => {
+      await daemon?.stop();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it("builds with --tlscacert, --tlscert, --tlskey and --tlsservername", async () => {
+      const flags = ["--addr", address, "--tlscacert", tls.caFile, "--tlscert", tls.clientCertFile, "--tlskey", tls.clientKeyFile, "--tlsservername", "buildkitd.test"];
+      const result = await brewkit(["run", "secure", ...flags], { cwd: project });
+      expect(result.stderr).not.toContain("error:");
+      expect(result.code).toBe(0);
+      expect(readFileSync(path.join(project, "out", "t"), "utf8")).toBe("over-tls\n");
+      // The same through the environment, as with buildctl.
+      const again = await brewkit(["run", "secure", "--progress", "plain"], {
+        cwd: project,
+        env: { BUILDKIT_HOST: address, BUILDKIT_TLS_CA_CERT: tls.caFile, BUILDKIT_TLS_CERT: tls.clientCertFile, BUILDKIT_TLS_KEY: tls.clientKeyFile, BUILDKIT_TLS_SERVER_NAME: "buildkitd.test" },
+      });
+      expect(again.code).toBe(0);
+      expect(again.stderr).toMatch(/CACHED/);
+    });
+
+    it("explains a refused connection: no client certificate, or a name the certificate does not have", async () => {
+      const noCert = await brewkit(["run", "secure", "--addr", address, "--tlscacert", tls.caFile, "--tlsservername", "buildkitd.test"], { cwd: project });
+      expect(noCert.code).toBe(1);
+      expect(noCert.stderr).toContain(`cannot reach the BuildKit daemon at ${address}`);
+      expect(noCert.stderr).toMatch(/certificate required/);
+      const wrongName = await brewkit(["run", "secure", "--addr", address, "--tlscacert", tls.caFile, "--tlscert", tls.clientCertFile, "--tlskey", tls.clientKeyFile], { cwd: project });
+      expect(wrongName.code).toBe(1);
+      expect(wrongName.stderr).toMatch(/IP: 127\.0\.0\.1 is not in the cert's list/);
+      const halfPair = await brewkit(["run", "secure", "--addr", address, "--tlscert", tls.clientCertFile], { cwd: project });
+      expect(halfPair.code).toBe(1);
+      expect(halfPair.stderr).toContain("a client certificate needs its key");
+    });
   });
 });
 

@@ -1,0 +1,31 @@
+import { execFile } from "node:child_process";
+import { promises as fsp } from "node:fs";
+import path from "node:path";
+import { promisify } from "node:util";
+
+const run = promisify(execFile);
+
+/** PEM files of a test CA, a server certificate for `buildkitd.test` and a client certificate. */
+export interface Certificates {
+  caFile: string;
+  serverCertFile: string;
+  serverKeyFile: string;
+  clientCertFile: string;
+  clientKeyFile: string;
+}
+
+/** Makes a CA and the certificates it signs in `dir`, with openssl (valid for a day). */
+export async function makeCertificates(dir: string): Promise<Certificates> {
+  const at = (name: string) => path.join(dir, name);
+  const openssl = (...args: string[]) => run("openssl", args);
+  await openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=test ca", "-keyout", at("ca.key"), "-out", at("ca.pem"));
+  for (const [name, cn, ext] of [
+    ["server", "buildkitd.test", "subjectAltName=DNS:buildkitd.test"],
+    ["client", "brewkit", "extendedKeyUsage=clientAuth"],
+  ] as const) {
+    await openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", `/CN=${cn}`, "-keyout", at(`${name}.key`), "-out", at(`${name}.csr`));
+    await fsp.writeFile(at(`${name}.ext`), `${ext}\n`);
+    await openssl("x509", "-req", "-in", at(`${name}.csr`), "-CA", at("ca.pem"), "-CAkey", at("ca.key"), "-CAcreateserial", "-days", "1", "-extfile", at(`${name}.ext`), "-out", at(`${name}.pem`));
+  }
+  return { caFile: at("ca.pem"), serverCertFile: at("server.pem"), serverKeyFile: at("server.key"), clientCertFile: at("client.pem"), clientKeyFile: at("client.key") };
+}
