@@ -7,7 +7,7 @@
 //   parsing the .proto files at start-up.
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { build, type BuildOptions } from "esbuild";
-import { protoDescriptorJson } from "../src/proto/registry.ts";
+import { protoDescriptorJson } from "../src/proto/parse.ts";
 
 const dist = new URL("../dist/", import.meta.url);
 const root = new URL("../", import.meta.url);

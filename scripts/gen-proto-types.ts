@@ -3,7 +3,7 @@
 // Run with: npx tsx scripts/gen-proto-types.ts
 import { writeFileSync } from "node:fs";
 import protobuf from "protobufjs";
-import { protoRoot } from "../src/proto/registry.ts";
+import { parseProtoFiles } from "../src/proto/parse.ts";
 
 const scalar: Record<string, string> = {
   double: "number", float: "number", int32: "number", uint32: "number", sint32: "number",
@@ -43,5 +43,5 @@ function visit(ns: protobuf.NamespaceBase): void {
   }
 }
 
-visit(protoRoot());
+visit(parseProtoFiles().resolveAll());
 writeFileSync(new URL("../src/proto/generated.ts", import.meta.url), out.join("\n"));

@@ -1,4 +1,5 @@
-import protobuf from "protobufjs/minimal.js";
+import { decodeMessage } from "../proto/decode.ts";
+import { messageSchema } from "../proto/registry.ts";
 
 /**
  * Encodes `BytesMessage{data}` by hand, `data` given whole or in parts: every byte a
@@ -30,12 +31,5 @@ export function encodeBytesMessage(data: Uint8Array | readonly Uint8Array[]): Bu
 
 /** Decodes `BytesMessage{data}`; unknown fields are skipped. */
 export function decodeBytesMessage(bytes: Uint8Array): Buffer {
-  const reader = protobuf.Reader.create(bytes);
-  let data: Uint8Array = new Uint8Array(0);
-  while (reader.pos < reader.len) {
-    const tag = reader.uint32();
-    if (tag === 0x0a) data = reader.bytes();
-    else reader.skipType(tag & 7);
-  }
-  return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  return (decodeMessage(messageSchema("moby.buildkit.v1.BytesMessage"), bytes).data as Buffer | undefined) ?? Buffer.alloc(0);
 }

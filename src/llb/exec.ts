@@ -12,7 +12,7 @@ import {
 import { Cap, type CapId } from "./caps.ts";
 import { digestOf, encodeOp } from "./encode.ts";
 import { metaOf, outputOf } from "./internal.ts";
-import { compareUtf8 } from "./order.ts";
+import { compareUtf8 } from "../proto/order.ts";
 import { envValue, withDir, withEnv, type NetworkMode, type SecurityMode, type StateMeta } from "./meta.ts";
 import type { BindMount, CacheMount, CacheSharing, RunOptions, TmpfsMount } from "./run-options.ts";
 import type { State } from "./state.ts";

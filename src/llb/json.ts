@@ -1,6 +1,7 @@
-import protobuf from "protobufjs";
+import { decodeMessage } from "../proto/decode.ts";
 import type { Pb_Definition, Pb_OpMetadata } from "../proto/generated.ts";
-import { protoRoot } from "../proto/registry.ts";
+import { messageSchema } from "../proto/registry.ts";
+import type { FieldSchema, MessageSchema } from "../proto/schema.ts";
 import { digestOf } from "./encode.ts";
 
 /** A JSON value. */
@@ -24,35 +25,25 @@ export interface DefinitionJSON {
   ops: OpJSON[];
 }
 
-function isLong(v: unknown): v is { toString(): string; low: number; high: number } {
-  return typeof v === "object" && v !== null && "low" in v && "high" in v;
-}
-
-function scalarToJson(field: protobuf.Field, value: unknown): Json {
-  if (field.resolvedType instanceof protobuf.Enum) {
-    return field.resolvedType.valuesById[value as number] ?? (value as number);
-  }
+function scalarToJson(field: FieldSchema, value: unknown): Json {
+  if (field.enumType) return field.enumType.names.get(value as number) ?? (value as number);
   if (value instanceof Uint8Array) return Buffer.from(value).toString("base64");
-  if (isLong(value) || typeof value === "bigint") {
-    const big = BigInt(value.toString());
-    return big >= BigInt(Number.MIN_SAFE_INTEGER) && big <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(big) : big.toString();
-  }
+  if (typeof value === "bigint") return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value.toString();
   return value as Json;
 }
 
-function valueToJson(field: protobuf.Field, value: unknown): Json {
-  return field.resolvedType instanceof protobuf.Type ? messageToJson(field.resolvedType, value) : scalarToJson(field, value);
+function valueToJson(field: FieldSchema, value: unknown): Json {
+  return field.message ? messageToJson(field.message, value) : scalarToJson(field, value);
 }
 
-function messageToJson(type: protobuf.Type, message: unknown): Json {
+function messageToJson(type: MessageSchema, message: unknown): Json {
   const record = (message ?? {}) as Record<string, unknown>;
   const out: { [key: string]: Json } = {};
-  for (const field of [...type.fieldsArray].sort((a, b) => a.id - b.id)) {
-    // Decoded messages keep defaults on the prototype: own properties are what was on the wire.
-    if (!Object.hasOwn(record, field.name)) continue;
+  for (const field of [...type.fields].sort((a, b) => a.id - b.id)) {
+    // Decoded messages hold what was on the wire (and empty lists and maps).
     const value = record[field.name];
     if (value === undefined || value === null) continue;
-    if (field instanceof protobuf.MapField) {
+    if (field.keyType !== undefined) {
       const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
       if (entries.length > 0) out[field.name] = Object.fromEntries(entries.map(([k, v]) => [k, valueToJson(field, v)]));
     } else if (field.repeated) {
@@ -67,15 +58,17 @@ function messageToJson(type: protobuf.Type, message: unknown): Json {
 
 /** Decodes every op of `def` into a JSON-friendly view with its digest and metadata. */
 export function definitionToJSON(def: Pick<Pb_Definition, "def" | "metadata">): DefinitionJSON {
-  const opType = protoRoot().lookupType("pb.Op");
+  const opType = messageSchema("pb.Op");
+  // 64-bit values exactly: file timestamps are nanoseconds, beyond 2^53.
+  const decode = (bytes: Uint8Array) => decodeMessage(opType, bytes, { int64: "bigint" });
   const ops: OpJSON[] = (def.def ?? []).map((bytes) => {
     const digest = digestOf(bytes);
-    const entry: OpJSON = { digest, op: messageToJson(opType, opType.decode(bytes)) };
+    const entry: OpJSON = { digest, op: messageToJson(opType, decode(bytes)) };
     const metadata = def.metadata?.[digest];
     if (metadata) entry.metadata = metadata;
     return entry;
   });
   const last = def.def?.at(-1);
-  const head = last && (opType.decode(last) as unknown as { inputs?: { digest?: string }[] }).inputs?.[0]?.digest;
+  const head = last && (decode(last) as { inputs?: { digest?: string }[] }).inputs?.[0]?.digest;
   return head ? { head, ops } : { ops };
 }

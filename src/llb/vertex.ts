@@ -1,6 +1,6 @@
 import type { Pb_Input, Pb_OpMetadata, Pb_Platform, Pb_WorkerConstraints } from "../proto/generated.ts";
 import type { CapId } from "./caps.ts";
-import { compareUtf8 } from "./order.ts";
+import { compareUtf8 } from "../proto/order.ts";
 import { platformToPb, type Platform } from "./platform.ts";
 
 /** Options every vertex-creating call accepts; none of them changes the op's digest. */

@@ -1,6 +1,6 @@
 import protobuf from "protobufjs";
 import { describe, expect, it } from "vitest";
-import { parseProtoFiles, protoDescriptorJson } from "../../src/proto/registry.ts";
+import { parseProtoFiles, protoDescriptorJson } from "../../src/proto/parse.ts";
 
 /** Every field of every message as a comparable line, after resolution. */
 function shapeOf(root: protobuf.Root): string[] {
