@@ -44,6 +44,14 @@ const httpStatusCodes: Record<number, GrpcStatusCode> = {
   504: GrpcStatus.UNAVAILABLE,
 };
 
+// How gRPC reads an HTTP/2 stream reset (doc/PROTOCOL-HTTP2.md).
+function resetStatus(rstCode: number | undefined): GrpcStatusCode {
+  if (rstCode === http2.constants.NGHTTP2_REFUSED_STREAM) return GrpcStatus.UNAVAILABLE;
+  if (rstCode === http2.constants.NGHTTP2_CANCEL) return GrpcStatus.CANCELLED;
+  if (rstCode === http2.constants.NGHTTP2_ENHANCE_YOUR_CALM) return GrpcStatus.RESOURCE_EXHAUSTED;
+  return GrpcStatus.INTERNAL;
+}
+
 /**
  * One call's HTTP/2 stream. The request goes out through `stream`; the response's
  * bytes come in on it (read them with a MessageReader, or as raw bytes); `done` settles
@@ -75,13 +83,15 @@ export class GrpcCall {
       stream.on("trailers", (trailers) => this.readStatus(trailers));
       stream.on("error", (err: NodeJS.ErrnoException & { cause?: Error }) => {
         const cause = err.cause ?? err;
+        if (err.code === "ERR_HTTP2_STREAM_ERROR") this.fail(resetStatus(stream.rstCode), cause.message);
         // A stream that ends with the connection never established, or lost, is unavailable.
-        this.fail(connected() && err.code === "ERR_HTTP2_STREAM_ERROR" ? GrpcStatus.INTERNAL : GrpcStatus.UNAVAILABLE, connected() ? cause.message : `connection failed: ${cause.message}`);
+        else this.fail(GrpcStatus.UNAVAILABLE, connected() ? cause.message : `connection failed: ${cause.message}`);
       });
       stream.on("close", () => {
         clearTimeout(timer);
         options.signal?.removeEventListener("abort", onAbort);
-        const end = this.failure ?? this.status ?? { code: GrpcStatus.UNAVAILABLE, details: stream.rstCode ? `stream reset (HTTP/2 error ${stream.rstCode})` : "the daemon closed the stream without a status" };
+        // A status the daemon sent wins over what went wrong after it.
+        const end = this.status ?? this.failure ?? { code: GrpcStatus.UNAVAILABLE, details: "the daemon closed the stream without a status" };
         if (end.code === GrpcStatus.OK) resolve();
         else reject(new GrpcCallError(end.code, end.details, method));
       });

@@ -1,4 +1,4 @@
-import { copy, marshal, scratch, type Definition, type State } from "../llb/index.ts";
+import { copy, marshal, scratch, type Definition, type MarshalOptions, type State } from "../llb/index.ts";
 import type { Variable } from "../model/index.ts";
 import { checkOutputDir, type Plan, type PlannedCache, type PlannedTarget } from "../plan/index.ts";
 import { seedStep, writeBackStep } from "./cache-mirror.ts";
@@ -28,6 +28,15 @@ function sharedClosures(plan: Plan, options: CompileOptions): Map<string, Compil
   return closures;
 }
 
+// One marshal options object per compile options: the marshaller keys its cache by it.
+const marshalOptionsByCompile = new WeakMap<CompileOptions, MarshalOptions>();
+
+function marshalOptionsOf(options: CompileOptions): MarshalOptions {
+  let known = marshalOptionsByCompile.get(options);
+  if (!known) marshalOptionsByCompile.set(options, (known = { platform: options.platform, localUniqueId: options.localUniqueId }));
+  return known;
+}
+
 /** Caches with a host folder used by `t` or its base chain, each with the target that declares it first from the root. */
 function mirroredCaches(plan: Plan, t: PlannedTarget): Array<{ owner: PlannedTarget; cache: PlannedCache }> {
   const chain: PlannedTarget[] = [];
@@ -46,7 +55,7 @@ export function compileTarget(plan: Plan, name: string, options: CompileOptions)
   const compiler = new TargetCompiler(plan, options, sharedClosures(plan, options));
   const state = compiler.stateOf(name);
   const target = plan.targets.get(name)!;
-  const marshalOptions = { platform: options.platform, localUniqueId: options.localUniqueId };
+  const marshalOptions = marshalOptionsOf(options);
   const job = (definition: Definition, exports: CompiledExport[]): CompiledJob => ({ name, definition, localDirs: compiler.localDirs, exports, requirements: compiler.requirements });
   const builds = target.outputs.length === 0
     ? [job(marshal(state, marshalOptions), [])]

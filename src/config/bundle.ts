@@ -1,3 +1,4 @@
+import { createRequire } from "node:module";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Message, Plugin } from "esbuild";
@@ -36,7 +37,9 @@ const notPackage = /^(?:[a-zA-Z]:[\\/]|node:)/;
  * files they resolve to, so they run as they would from the config's own directory.
  */
 export async function bundleConfig(file: string, format: ModuleFormat): Promise<BundledConfig> {
-  const { build } = await import("esbuild");
+  // Required, not imported: as an ES module import, Node would first scan esbuild's
+  // CommonJS entry for its export names, which costs more than loading it.
+  const { build } = createRequire(import.meta.url)("esbuild") as typeof import("esbuild");
   const externals = new Set<string>();
   const prefixes = new Map<string, number>();
   const result = await build({

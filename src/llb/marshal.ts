@@ -32,11 +32,16 @@ export interface Definition extends Pb_Definition {
 // Vertices are immutable, so one serializes the same way in every marshal call with the
 // same options: the bases many targets share are encoded once, not once per target.
 const marshaledByOptions = new Map<string, WeakMap<Vertex, MarshaledVertex>>();
+// Callers usually pass the same options object many times: its key is worked out once.
+const cacheOfOptions = new WeakMap<MarshalOptions, WeakMap<Vertex, MarshaledVertex>>();
 
 function marshaledVertices(opts: MarshalOptions): WeakMap<Vertex, MarshaledVertex> {
+  const known = cacheOfOptions.get(opts);
+  if (known) return known;
   const key = JSON.stringify([opts.platform, opts.localUniqueId ?? null, opts.ignoreCache === true]);
   let cache = marshaledByOptions.get(key);
   if (!cache) marshaledByOptions.set(key, (cache = new WeakMap()));
+  cacheOfOptions.set(opts, cache);
   return cache;
 }
 
