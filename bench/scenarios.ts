@@ -105,9 +105,16 @@ async function alternate(s: BenchSettings, run: { brewkit: () => Promise<Measure
           break;
         } catch (err) {
           // A hung run says nothing about speed; it is reported and run again (twice at most).
-          if (!(err instanceof HungError) || attempt === 3) throw err;
+          if (!(err instanceof HungError)) throw err;
           result.hangs[tool]++;
-          process.stderr.write(`bench: ${err.message}; running it again\n`);
+          if (attempt < 3) {
+            process.stderr.write(`bench: ${err.message}; running it again\n`);
+            continue;
+          }
+          // brewkit hanging is a failure of brewkit; buildctl's sample is left out, and the note says so.
+          if (tool === "brewkit") throw err;
+          process.stderr.write(`bench: ${err.message} three times; this sample of buildctl is left out\n`);
+          break;
         }
       }
     }
@@ -117,7 +124,7 @@ async function alternate(s: BenchSettings, run: { brewkit: () => Promise<Measure
 
 /** The row note for hung runs, if any. */
 function hangNote(a: Alternated): string | undefined {
-  const parts = (["brewkit", "buildctl"] as const).filter((t) => a.hangs[t] > 0).map((t) => `${t} hung ${a.hangs[t]}× (killed, run again)`);
+  const parts = (["brewkit", "buildctl"] as const).filter((t) => a.hangs[t] > 0).map((t) => `${t} hung ${a.hangs[t]}× (killed, run again; ${a[t].length} samples)`);
   return parts.length > 0 ? parts.join(", ") : undefined;
 }
 

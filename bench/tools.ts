@@ -25,8 +25,8 @@ export class HungError extends Error {
   }
 }
 
-// Long enough for the largest transfer on a slow disk; a run past it has hung.
-const defaultTimeoutMs = 10 * 60_000;
+// Several times the slowest transfer seen on a slow disk (~40 s); a run past it has hung.
+const defaultTimeoutMs = 4 * 60_000;
 
 /** Runs a command under GNU time; fails loudly on a non-zero exit, and with HungError when it hangs. */
 export function measure(command: string, args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv; stdinFile?: string; timeoutMs?: number }): Promise<Measured> {
