@@ -45,8 +45,11 @@ export interface ConnectOptions {
  * first request, and for the local daemon also the check that it runs.
  */
 export async function connect(options: ConnectOptions): Promise<Connection> {
-  const running = await connectIfUp(options);
-  if (running) return running;
+  return (await connectIfUp(options)) ?? connectStartingLocalDaemon(options);
+}
+
+/** What `connect` does when `connectIfUp` found no daemon: starts brewkit's own, then connects to it. */
+export async function connectStartingLocalDaemon(options: Pick<ConnectOptions, "log">): Promise<Connection> {
   const daemon = new LocalDaemon(defaultDaemonPaths());
   const { started } = await daemon.start();
   if (started) options.log?.(`started buildkitd (${daemon.address})`);

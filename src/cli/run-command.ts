@@ -7,7 +7,7 @@ import type { Plan } from "../plan/index.ts";
 import { loadSecretStore, type SecretStore } from "../secrets/index.ts";
 import { newId } from "../session/ids.ts";
 import type { SolveResult } from "../solve/index.ts";
-import { connect, connectIfUp, tlsFromFlags, type ConnectFlags } from "./connect.ts";
+import { connectIfUp, connectStartingLocalDaemon, tlsFromFlags, type ConnectFlags } from "./connect.ts";
 import { progressOutput } from "./progress-mode.ts";
 import { trace } from "../trace.ts";
 import { loadProject, planProject } from "./project.ts";
@@ -52,7 +52,8 @@ export async function runCommand(names: string[], options: RunOptions): Promise<
     early.abort();
     throw error;
   }
-  const { control, platform } = (await connecting) ?? (await connect(connectOptions));
+  // undefined only for brewkit's own daemon when it did not answer: asking again would wait again.
+  const { control, platform } = (await connecting) ?? (await connectStartingLocalDaemon(connectOptions));
   const abort = new AbortController();
   const onSigint = () => abort.abort();
   process.once("SIGINT", onSigint);

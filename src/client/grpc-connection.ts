@@ -35,8 +35,8 @@ const connectionWindowBytes = 4 * 1024 * 1024;
 // HTTP status of a response that is not gRPC, as gRPC maps it (doc/http-grpc-status-mapping.md).
 const httpStatusCodes: Record<number, GrpcStatusCode> = {
   400: GrpcStatus.INTERNAL,
-  401: 16 as GrpcStatusCode,
-  403: 7 as GrpcStatusCode,
+  401: GrpcStatus.UNAUTHENTICATED,
+  403: GrpcStatus.PERMISSION_DENIED,
   404: GrpcStatus.UNIMPLEMENTED,
   429: GrpcStatus.UNAVAILABLE,
   502: GrpcStatus.UNAVAILABLE,

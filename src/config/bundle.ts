@@ -1,3 +1,4 @@
+import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
@@ -106,7 +107,6 @@ function ownFileValues(prefixes: Map<string, number>): Plugin {
     name: "brewkit-own-file-values",
     setup(build) {
       build.onLoad({ filter: sourceExtension }, async (args) => {
-        const { readFile } = await import("node:fs/promises");
         const source = await readFile(args.path, "utf8");
         const values =
           `const ${importMetaUrl} = ${JSON.stringify(pathToFileURL(args.path).href)}, ` +

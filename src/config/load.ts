@@ -62,8 +62,8 @@ async function evaluate(compiled: string, format: ModuleFormat): Promise<Record<
   process.setSourceMapsEnabled(true);
   if (format === "esm") return (await import(`${pathToFileURL(compiled).href}?evaluation=${++evaluations}`)) as Record<string, unknown>;
   const require = createRequire(compiled);
-  delete require.cache[compiled];
   const exports = require(compiled) as Record<string, unknown>;
+  // Evaluated anew next time (a module that throws is not cached in the first place).
   delete require.cache[compiled];
   // A config with ES module syntax compiles to CommonJS with this marker beside its exports.
   const { __esModule: _marker, ...named } = exports;

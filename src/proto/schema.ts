@@ -89,13 +89,6 @@ export class Schema {
     return type;
   }
 
-  /** The enum type `fullName`. */
-  enum(fullName: string): EnumSchema {
-    const type = this.type(fullName);
-    if (type.kind !== "enum") throw new SchemaError(`${fullName} is a message, not an enum`);
-    return type;
-  }
-
   private type(fullName: string): MessageSchema | EnumSchema {
     const known = this.built.get(fullName);
     if (known) return known;

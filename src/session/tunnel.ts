@@ -1,4 +1,5 @@
 import { Duplex } from "node:stream";
+import { bytesMessageFieldHeader } from "../client/bytes-message.ts";
 import type { GrpcCall } from "../client/grpc-connection.ts";
 import { framePrefix, maxMessageBytes } from "../grpc/wire.ts";
 
@@ -65,16 +66,8 @@ export function sessionTunnel(call: GrpcCall): Duplex {
 
 /** The gRPC prefix and the protobuf header of `BytesMessage{data}` for `length` bytes of data. */
 export function bytesMessageHeader(length: number): Buffer {
-  const varint: number[] = [];
-  for (let rest = length; ; rest = Math.floor(rest / 0x80)) {
-    if (rest < 0x80) {
-      varint.push(rest);
-      break;
-    }
-    varint.push((rest % 0x80) | 0x80);
-  }
-  // Field 1 (data), length-delimited.
-  return Buffer.concat([framePrefix(1 + varint.length + length), Buffer.from([0x0a, ...varint])]);
+  const field = bytesMessageFieldHeader(length);
+  return Buffer.concat([framePrefix(field.length + length), field]);
 }
 
 const enum Part {
