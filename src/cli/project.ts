@@ -50,7 +50,7 @@ export const hostFs: HostFs = {
 export function planProject(project: Project, names: string[]): Plan {
   const { config } = project;
   const plan = createPlan(
-    { configFile: config.file, projectDir: config.projectDir, targets: config.targets, groups: config.groups, defaultName: config.defaultName, ignorePatterns: project.ignorePatterns },
+    { configFile: config.file, projectDir: config.projectDir, targets: config.targets, groups: config.groups, variables: config.variables, defaultName: config.defaultName, ignorePatterns: project.ignorePatterns },
     names,
   );
   checkHostPaths(plan, hostFs);

@@ -5,8 +5,8 @@ import { pathToFileURL } from "node:url";
 import { UserInputError } from "../errors.ts";
 import type { ModuleFormat } from "./bundle.ts";
 import { compiledConfig } from "./cache.ts";
-import type { Group, Target } from "../model/index.ts";
-import { isGroup, isTarget } from "../model/index.ts";
+import type { Group, Target, Variable } from "../model/index.ts";
+import { isGroup, isTarget, isVariable } from "../model/index.ts";
 
 /** A config module, evaluated: its targets and groups by export name. */
 export interface LoadedConfig {
@@ -18,6 +18,8 @@ export interface LoadedConfig {
   targets: ReadonlyMap<string, Target>;
   /** Exported groups by export name. */
   groups: ReadonlyMap<string, Group>;
+  /** Exported variables by export name. */
+  variables: ReadonlyMap<string, Variable>;
   /** What `brewkit run` builds with no names: the default export, else `all`. */
   defaultName: string | undefined;
   /** Local files the config imported (the config itself included), for watching. */
@@ -43,13 +45,15 @@ export async function loadConfig(file: string): Promise<LoadedConfig> {
   }
   const targets = new Map<string, Target>();
   const groups = new Map<string, Group>();
+  const variables = new Map<string, Variable>();
   for (const [name, value] of Object.entries(exports)) {
     if (isTarget(value)) targets.set(name, value);
     else if (isGroup(value)) groups.set(name, value);
+    else if (isVariable(value)) variables.set(name, value);
   }
   const defaultName = targets.has(defaultExportName) || groups.has(defaultExportName) ? defaultExportName : targets.has("all") || groups.has("all") ? "all" : undefined;
   const importedFiles = compiled.inputs.filter((f) => !f.includes(`${path.sep}node_modules${path.sep}`));
-  return { file, projectDir: path.dirname(file), targets, groups, defaultName, importedFiles };
+  return { file, projectDir: path.dirname(file), targets, groups, variables, defaultName, importedFiles };
 }
 
 let evaluations = 0;

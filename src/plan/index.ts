@@ -1,8 +1,9 @@
 import path from "node:path";
-import type { Group, SourceLocation, Target, Value, Variable } from "../model/index.ts";
+import type { Group, Target, Value, Variable } from "../model/index.ts";
 import { isTarget, isVariable, variablesIn } from "../model/index.ts";
 import { PlanError } from "./errors.ts";
 import { resolveTarget, type ResolveContext } from "./resolve-target.ts";
+import { PlanNames } from "./names.ts";
 import { nearestName } from "./suggest.ts";
 import type { Plan, PlannedTarget, PlannedVariable } from "./types.ts";
 
@@ -21,23 +22,8 @@ export interface PlanInput {
   defaultName: string | undefined;
   /** Exclude patterns from the project's ignore file. */
   ignorePatterns: string[];
-}
-
-function siteName(kind: string, at: SourceLocation | undefined, projectDir: string, fallback: number): string {
-  return at ? `<${kind} at ${path.relative(projectDir, at.file) || at.file}:${at.line}>` : `<${kind} #${fallback}>`;
-}
-
-/** Names every target value: by export (named exports before `default`), else by definition site. */
-function targetNamer(input: PlanInput): (t: Target) => string {
-  const names = new Map<Target, string>();
-  for (const [name, t] of input.targets) if (name !== "default") names.set(t, names.get(t) ?? name);
-  const fallback = input.targets.get("default");
-  if (fallback && !names.has(fallback)) names.set(fallback, "default");
-  return (t) => {
-    let name = names.get(t);
-    if (!name) names.set(t, (name = siteName("target", t.definedAt, input.projectDir, names.size)));
-    return name;
-  };
+  /** Exported variables by export name (they name the variables' planned targets). */
+  variables?: ReadonlyMap<string, Variable>;
 }
 
 function availableList(input: PlanInput): string {
@@ -45,15 +31,15 @@ function availableList(input: PlanInput): string {
   return all.length ? all.join(", ") : "(none: export targets from the config)";
 }
 
-/** Resolves the requested names (groups expanded) to target values. */
-function requestedTargets(input: PlanInput, names: string[]): Target[] {
+/** Resolves the requested names (groups expanded) to target values, each with the path that names it when it is not exported. */
+function requestedTargets(input: PlanInput, names: string[]): Array<{ target: Target; path: string }> {
   const wanted = names.length ? names : input.defaultName ? [input.defaultName] : [];
   if (!wanted.length) {
     throw new PlanError("NO_DEFAULT_TARGET", `no target named and ${path.basename(input.configFile)} has no default export or \`all\` (available: ${availableList(input)})`, {
       hint: "name a target, e.g. `brewkit run <target>`, or export a default target/group",
     });
   }
-  const result: Target[] = [];
+  const result: Array<{ target: Target; path: string }> = [];
   for (const name of wanted) {
     const group = input.groups.get(name);
     const single = input.targets.get(name);
@@ -63,9 +49,9 @@ function requestedTargets(input: PlanInput, names: string[]): Target[] {
           throw new PlanError("GROUP_MEMBER", "must be a target", { target: name, field: `targets[${i}]`, at: group.definedAt, hint: "list target values, e.g. group(build, test)" });
         }
       });
-      result.push(...group.targets);
+      group.targets.forEach((member, i) => result.push({ target: member, path: `${name}[${i}]` }));
     }
-    else if (single) result.push(single);
+    else if (single) result.push({ target: single, path: name });
     else {
       const suggestion = nearestName(name, [...input.targets.keys(), ...input.groups.keys()].filter((n) => n !== "default"));
       throw new PlanError("UNKNOWN_TARGET", `unknown target "${name}"${suggestion ? ` (did you mean "${suggestion}"?)` : ""}; available targets: ${availableList(input)}`, {
@@ -76,24 +62,33 @@ function requestedTargets(input: PlanInput, names: string[]): Target[] {
   return result;
 }
 
+/** Every Value a planned target holds, with the field holding it, to find the variables it needs. */
+export function fieldValuesOf(t: PlannedTarget): Array<[field: string, value: Value]> {
+  const command = (i: number) => (t.commands.length === 1 ? "command" : `commands[${i}]`);
+  return [
+    ...t.env.map(([k, v]): [string, Value] => [`env.${k}`, v]),
+    ...t.commands.flatMap((argv, i) => argv.map((v): [string, Value] => [command(i), v])),
+    ...t.copies.flatMap((c, i): Array<[string, Value]> => (c.dest === undefined ? [] : [[`copy[${i}].dest`, c.dest]])),
+    ...t.outputs.map((o, i): [string, Value] => [`output[${i}].local`, o.local]),
+  ];
+}
+
 /** Every Value a planned target holds, to find the variables it needs. */
 export function valuesOf(t: PlannedTarget): Value[] {
-  return [...t.env.map(([, v]) => v), ...t.commands.flat(), ...t.copies.flatMap((c) => (c.dest === undefined ? [] : [c.dest])), ...t.outputs.map((o) => o.local)];
+  return fieldValuesOf(t).map(([, value]) => value);
 }
 
 /** Builds and validates the plan for `names` (or the default target). Pure: no I/O. */
 export function createPlan(input: PlanInput, names: string[]): Plan {
-  const nameOf = targetNamer(input);
-  const ctx: ResolveContext = { projectDir: input.projectDir, ignorePatterns: input.ignorePatterns, nameOf };
-  const roots = requestedTargets(input, names);
+  const planNames = new PlanNames([...input.targets, ...(input.variables ?? [])]);
+  const ctx: ResolveContext = { projectDir: input.projectDir, ignorePatterns: input.ignorePatterns, nameOf: (t, via) => planNames.nameOf(t, via) };
+  const roots = requestedTargets(input, names).map(({ target, path: via }) => {
+    if (!isTarget(target)) throw new PlanError("NOT_A_TARGET", "a requested value is not a target made by target()", { hint: "export targets made by target() or groups made by group()" });
+    return { target, name: planNames.nameOf(target, via) };
+  });
   const targets = new Map<string, PlannedTarget>();
   const variables = new Map<Variable, PlannedVariable>();
-  const variableNames = new Map<Variable, string>();
-  const variableName = (v: Variable) => {
-    let name = variableNames.get(v);
-    if (!name) variableNames.set(v, (name = siteName("variable", v.definedAt, input.projectDir, variableNames.size)));
-    return name;
-  };
+  const variableNames = new Set<string>();
 
   // Depth-first over every edge (base, dependsOn, copy sources, variables), keeping the path to report cycles.
   const visiting: string[] = [];
@@ -103,31 +98,34 @@ export function createPlan(input: PlanInput, names: string[]): Plan {
       const cycle = [...visiting.slice(cycleStart), name].join(" → ");
       throw new PlanError("DEPENDENCY_CYCLE", `dependency cycle: ${cycle}`, { target: name, at: source.definedAt, hint: "remove one of the links (from, dependsOn, copy.from or a variable) in the cycle" });
     }
-    if (targets.has(name)) return false;
+    if (targets.has(name) || variableNames.has(name)) return false;
     visiting.push(name);
     return true;
   };
   const follow = (planned: PlannedTarget): void => {
     const source = planned.source;
     const spec = isVariable(source) ? source.spec : source.spec;
-    if (isTarget(spec.from)) visitTarget(spec.from);
+    const reached = (t: Target, field: string) => visitTarget(t, `${planned.name}>${field}`);
+    if (isTarget(spec.from)) reached(spec.from, "from");
     // A single dependency may be written without a list.
-    if (!isVariable(source)) for (const dep of [source.spec.dependsOn ?? []].flat()) visitTarget(dep);
+    if (!isVariable(source)) [source.spec.dependsOn ?? []].flat().forEach((dep, i) => reached(dep, `dependsOn[${i}]`));
     const copies = spec.copy === undefined ? [] : Array.isArray(spec.copy) ? spec.copy : [spec.copy];
-    for (const c of copies) if (typeof c === "object" && c !== null && isTarget(c.from)) visitTarget(c.from);
-    for (const value of valuesOf(planned)) for (const v of variablesIn(value)) visitVariable(v);
+    copies.forEach((c, i) => {
+      if (typeof c === "object" && c !== null && isTarget(c.from)) reached(c.from, `copy[${i}].from`);
+    });
+    for (const [field, value] of fieldValuesOf(planned)) for (const v of variablesIn(value)) visitVariable(v, `${planned.name}>${field}`);
   };
-  const visitTarget = (t: Target): void => {
+  const visitTarget = (t: Target, via: string): void => {
     if (!isTarget(t)) throw new PlanError("NOT_A_TARGET", "a dependency is not a target made by target()", { hint: "pass target values to `from`, `dependsOn` and `copy.from`" });
-    const name = nameOf(t);
+    const name = planNames.nameOf(t, via);
     if (!enter(name, t)) return;
     const planned = resolveTarget(name, t.spec, t, ctx);
     follow(planned);
     visiting.pop();
     targets.set(name, planned);
   };
-  const visitVariable = (v: Variable): void => {
-    const name = variableName(v);
+  const visitVariable = (v: Variable, via: string): void => {
+    const name = planNames.nameOf(v, via);
     if (variables.has(v)) return;
     if (!enter(name, v)) return;
     const spec = v.spec;
@@ -137,12 +135,13 @@ export function createPlan(input: PlanInput, names: string[]): Plan {
     const planned = resolveTarget(name, { from: spec.from, workdir: spec.workdir, env: spec.env, copy: spec.copy, command: spec.command, description: spec.description }, v, ctx);
     follow(planned);
     visiting.pop();
+    variableNames.add(name);
     variables.set(v, { variable: v, target: planned });
   };
-  for (const root of roots) visitTarget(root);
+  for (const root of roots) visitTarget(root.target, root.name);
 
   checkCacheIds([...targets.values(), ...[...variables.values()].map((v) => v.target)]);
-  const requested = [...new Set(roots.map(nameOf))];
+  const requested = [...new Set(roots.map((r) => r.name))];
   return { configFile: input.configFile, projectDir: input.projectDir, targets, variables, requested, waves: buildWaves(targets, requested) };
 }
 

@@ -10,8 +10,8 @@ export interface ResolveContext {
   projectDir: string;
   /** Exclude patterns of the project's ignore file (relative to the project). */
   ignorePatterns: string[];
-  /** The name of another target value (exported or synthesised). */
-  nameOf(target: Target): string;
+  /** The name of a target value: its export name, else `path` (how it was reached, e.g. `app>from`) made unique. */
+  nameOf(target: Target, path: string): string;
 }
 
 const networks = new Set(["default", "none", "host"]);
@@ -22,6 +22,11 @@ export function isInside(parent: string, child: string): boolean {
   return rel === "" || (!rel.startsWith("..") && !path.isAbsolute(rel));
 }
 
+// The path through which a target reached from `site`'s `field` is named, e.g. `app>copy[1].from`.
+function reachedName(site: FieldSite, ctx: ResolveContext, target: Target, field: string): string {
+  return ctx.nameOf(target, `${site.target}>${field}`);
+}
+
 function resolveBase(site: FieldSite, from: Base | undefined, ctx: ResolveContext): PlannedBase {
   if (typeof from === "string") {
     if (from.trim() === "") fieldError(site, "from", "FROM_EMPTY", "is an empty image reference", 'name an image, e.g. from: "debian:bookworm", or use scratch');
@@ -29,7 +34,7 @@ function resolveBase(site: FieldSite, from: Base | undefined, ctx: ResolveContex
   }
   if (isImageRef(from)) return { kind: "image", ref: from.ref };
   if (isScratch(from)) return { kind: "scratch" };
-  if (isTarget(from)) return { kind: "target", name: ctx.nameOf(from) };
+  if (isTarget(from)) return { kind: "target", name: reachedName(site, ctx, from, "from") };
   return fieldError(site, "from", "FROM_INVALID", from === undefined ? "is missing" : "must be an image reference string, image(...), another target, or scratch", 'set the base, e.g. from: "debian:bookworm" or from: scratch');
 }
 
@@ -43,7 +48,7 @@ function resolveCopy(site: FieldSite, entry: CopyEntry, field: string, ctx: Reso
   const exclude = stringList(site, `${field}.exclude`, spec.exclude);
   if (spec.from !== undefined) {
     if (!isTarget(spec.from)) fieldError(site, `${field}.from`, "COPY_FROM", "must be a target", "copy from another target's result: copy: { from: build, src: \"/out/app\" }");
-    return { kind: "target", from: ctx.nameOf(spec.from), src: spec.src, dest, include, exclude };
+    return { kind: "target", from: reachedName(site, ctx, spec.from, `${field}.from`), src: spec.src, dest, include, exclude };
   }
   const abs = path.resolve(ctx.projectDir, spec.src);
   const inProject = isInside(ctx.projectDir, abs);
@@ -166,7 +171,7 @@ export function resolveTarget(name: string, spec: ResolvableSpec, source: Target
     outputs: optionalList(site, "output", spec.output).map((o, i) => resolveOutput(site, o, `output[${i}]`, ctx)),
     dependsOn: optionalList(site, "dependsOn", spec.dependsOn).map((d, i) => {
       if (!isTarget(d)) fieldError(site, `dependsOn[${i}]`, "FIELD_TYPE", "must be a target", "list target values, e.g. dependsOn: [lint, test]");
-      return ctx.nameOf(d);
+      return reachedName(site, ctx, d, `dependsOn[${i}]`);
     }),
     source,
   };

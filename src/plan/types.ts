@@ -95,7 +95,7 @@ export interface PlannedTarget {
 /** A variable, planned like a target whose single command's stdout is the value. */
 export interface PlannedVariable {
   variable: Variable;
-  /** The target that runs its command (name `<variable at file:line>`). */
+  /** The target that runs its command (named by the variable's export, else by the path that reached it, e.g. `app>env.VERSION`). */
   target: PlannedTarget;
 }
 

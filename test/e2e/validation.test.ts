@@ -134,13 +134,13 @@ export const usesVersion = target({ from: "busybox", env: { VERSION: version } }
       it("are those of the call for a target that is not exported", async () => {
         const line = lineOf(config, "const hiddenBase");
         const result = await offline(["run", "onHidden"], project);
-        expectUserError(result, `error: ${file}:${line}: target "<target at brewkit.config.ts:${line}>", field "from": must be an image reference string`);
+        expectUserError(result, `error: ${file}:${line}: target "onHidden>from", field "from": must be an image reference string`);
       });
 
       it("are those of the variable() call for a variable's copy", async () => {
         const line = lineOf(config, "const version");
         const result = await offline(["run", "usesVersion"], project);
-        expectUserError(result, `error: ${file}:${line}: target "<variable at brewkit.config.ts:${line}>", field "copy[0].src": `, "VERSON", "does not exist", 'did you mean "VERSION"');
+        expectUserError(result, `error: ${file}:${line}: target "usesVersion>env.VERSION", field "copy[0].src": `, "VERSON", "does not exist", 'did you mean "VERSION"');
       });
     });
   }

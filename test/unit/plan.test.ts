@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { cache, group, image, scratch, target, type Target } from "../../src/model/index.ts";
+import { cache, fmt, group, image, scratch, target, variable, type Target } from "../../src/model/index.ts";
+import { PlanNames } from "../../src/plan/names.ts";
 import { createPlan, type PlanInput } from "../../src/plan/index.ts";
 
 function input(targets: Record<string, Target>, extra: Partial<PlanInput> = {}): PlanInput {
@@ -60,12 +61,12 @@ describe("createPlan", () => {
     expect(plan.requested).toEqual(["a", "b"]);
   });
 
-  it("names an unexported target by its definition site", () => {
+  it("names an unexported target by the path that reaches it", () => {
     const hidden = target({ from: image("busybox") });
     const shown = target({ from: hidden });
     const plan = createPlan(input({ shown }), ["shown"]);
-    const [name] = [...plan.targets.keys()].filter((n) => n !== "shown");
-    expect(name).toMatch(/^<target at .*plan\.test\.ts:\d+>$/);
+    expect([...plan.targets.keys()].sort()).toEqual(["shown", "shown>from"]);
+    expect(plan.targets.get("shown")!.base).toEqual({ kind: "target", name: "shown>from" });
   });
 
   it("rejects an unknown target, suggesting the nearest name and listing all", () => {
@@ -91,5 +92,70 @@ describe("createPlan", () => {
   it("keeps cache mounts with absolute paths", () => {
     const t = target({ from: "busybox", workdir: "/w", cache: [cache("c", "tmp", { sharing: "locked" })] });
     expect(createPlan(input({ t }), ["t"]).targets.get("t")!.caches).toEqual([{ id: "c", path: "tmp", sharing: "locked", hostDir: undefined }]);
+  });
+});
+
+describe("createPlan: a target is its value, never its name", () => {
+  // Every target of a factory is made at the same source lines.
+  const project = (name: string) => {
+    const prep = target({ from: "busybox", command: `echo ${name} > /name` });
+    return target({ from: prep, copy: { from: prep, src: "/name", dest: "/copied" }, output: { artifact: "/name", local: `dist/${name}` } });
+  };
+
+  it("keeps the targets of a factory called twice apart", () => {
+    const alpha = project("alpha");
+    const beta = project("beta");
+    const plan = createPlan(input({ alpha, beta }), ["alpha", "beta"]);
+    expect([...plan.targets.keys()].sort()).toEqual(["alpha", "alpha>from", "beta", "beta>from"]);
+    expect(plan.targets.get("alpha>from")!.commands).toEqual([["/bin/sh", "-c", "echo alpha > /name"]]);
+    expect(plan.targets.get("beta>from")!.commands).toEqual([["/bin/sh", "-c", "echo beta > /name"]]);
+    // One value reached twice (from and copy.from) is one target.
+    expect(plan.targets.get("beta")!.copies[0]).toMatchObject({ kind: "target", from: "beta>from" });
+  });
+
+  it("builds every member of a group made in a loop", () => {
+    const members = Array.from({ length: 5 }, (_, i) => target({ from: "busybox", command: `echo ${i}` }));
+    const plan = createPlan(input({}, { groups: new Map([["default", group(...members)]]), defaultName: "default" }), []);
+    expect(plan.requested).toEqual(["default[0]", "default[1]", "default[2]", "default[3]", "default[4]"]);
+    expect(plan.requested.map((n) => plan.targets.get(n)!.commands[0]![2])).toEqual(["echo 0", "echo 1", "echo 2", "echo 3", "echo 4"]);
+    expect(plan.waves.flat().sort()).toEqual([...plan.requested].sort());
+  });
+
+  it("plans a library's unexported steps (a test that a build depends on)", () => {
+    const library = (name: string) => {
+      const base = target({ from: "busybox" });
+      const test = target({ from: base, command: `test ${name}` });
+      const build = target({ from: base, command: `build ${name}`, dependsOn: [test] });
+      return { base, test, build };
+    };
+    const one = library("one").build;
+    const two = library("two").build;
+    const plan = createPlan(input({ one, two }), ["one", "two"]);
+    expect(plan.targets.get("one>dependsOn[0]")!.commands[0]![2]).toBe("test one");
+    expect(plan.targets.get("two>dependsOn[0]")!.commands[0]![2]).toBe("test two");
+    expect(plan.waves).toEqual([["one>dependsOn[0]", "two>dependsOn[0]"], ["one", "two"]]);
+  });
+
+  it("names an exported target by its export even when reached first through another", () => {
+    const lib = target({ from: "busybox" });
+    const app = target({ from: lib });
+    const plan = createPlan(input({ app, lib, default: app }), ["app"]);
+    expect([...plan.targets.keys()].sort()).toEqual(["app", "lib"]);
+  });
+
+  it("keeps variables of a factory apart and names them by export or path", () => {
+    const versionOf = (file: string) => variable({ from: "busybox", command: `cat ${file}` });
+    const mine = versionOf("A");
+    const app = target({ from: "busybox", env: { A: mine, B: versionOf("B") }, command: fmt`echo ${versionOf("C")}` });
+    const plan = createPlan(input({ app }, { variables: new Map([["mine", mine]]) }), ["app"]);
+    const names = [...plan.variables.values()].map((v) => [v.target.name, v.target.commands[0]![2]]);
+    expect(names.sort()).toEqual([["app>command", "cat C"], ["app>env.B", "cat B"], ["mine", "cat A"]]);
+  });
+
+  it("never lets one name stand for two values", () => {
+    const names = new PlanNames([["a", target({ from: "busybox" })]]);
+    const other = target({ from: "busybox" });
+    expect(names.nameOf(other, "a")).toBe("a#2");
+    expect(names.nameOf(other, "x")).toBe("a#2");
   });
 });
