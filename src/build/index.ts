@@ -22,6 +22,12 @@ export interface BuildOptions {
   sharedKey: string;
   /** Unique per run. */
   runId: string;
+  /**
+   * Recorded on local sources (default: `runId`). Unique per run, so no two runs send the
+   * same upload op: the daemon merges identical ops of jobs in flight, and a run would
+   * then build with the files another run (or a cancelled one) uploaded.
+   */
+  localUniqueId?: string;
   /** Secret values for the steps that mount secrets. */
   secrets: SecretStore;
   /** `--ssh` flags (`id=socket`), on top of SSH_AUTH_SOCK. */
@@ -29,6 +35,10 @@ export interface BuildOptions {
   onEvent?: (job: string, event: ProgressEvent) => void;
   /** Receives every raw Status message of the target builds. */
   onStatus?: (job: string, message: StatusResponse) => void;
+  /** Told when an export waits for another process moving files into the same project. */
+  onExportWait?: (dest: string, pid: number) => void;
+  /** Told, before anything is exported, every host directory the build will write (outputs and cache folders). */
+  onExportDirs?: (dirs: string[]) => void;
   signal?: AbortSignal;
 }
 
@@ -61,7 +71,7 @@ export async function prepareBuild(control: ControlClient, plan: Plan, options: 
   const imageConfigs = new Map<string, ImageConfig>();
   const variables = new Map<Variable, string>();
   const bases = imageBases(plan, options.platform);
-  const compileOptions = { platform: options.platform, localUniqueId: options.sharedKey, runId: options.runId, imageConfigs, variables };
+  const compileOptions = { platform: options.platform, localUniqueId: options.localUniqueId ?? options.runId, runId: options.runId, imageConfigs, variables };
   if (bases.length > 0 || plan.variables.size > 0) {
     // Dirs are added as variables are compiled; the session looks names up when asked.
     const localDirs = new Map<string, CompiledLocalDir>();
@@ -105,9 +115,10 @@ export async function buildPlan(control: ControlClient, plan: Plan, options: Bui
   // Secrets and agents are checked before anything reaches the daemon.
   const services = sessionServices(plan, options);
   const prepared = await prepareBuild(control, plan, options);
+  options.onExportDirs?.([...new Set(prepared.waves.flat().flatMap(phasesOf).flat().flatMap((job) => job.exports.map((e) => e.dest)))]);
   const jobs = prepared.waves.map((wave) =>
     wave.map((compiled) => phasesOf(compiled).map((phase) => phase.map((job) => ({ ...job, services, entitlements: job.requirements.entitlements })))),
   );
-  const results = await solveWaves(control, jobs, { sharedKey: options.sharedKey, onEvent: options.onEvent, onStatus: options.onStatus, signal: options.signal });
+  const results = await solveWaves(control, jobs, { sharedKey: options.sharedKey, onEvent: options.onEvent, onStatus: options.onStatus, onExportWait: options.onExportWait, signal: options.signal });
   return { results: mergeByTarget(results), prepared };
 }

@@ -21,7 +21,9 @@ export async function definitionCommand(name: string, options: ConnectFlags & { 
   const target = plan.requested[0] ?? name;
   const { control, platform } = await connect({ addr: options.addr, tls: tlsFromFlags(options) });
   try {
-    const prepared = await prepareBuild(control, { ...plan, waves: [[target]] }, { platform, sharedKey: projectSharedKey(plan.projectDir), runId: newId() });
+    // The project's key instead of a per-run id on local sources: the same config prints the same definition.
+    const sharedKey = projectSharedKey(plan.projectDir);
+    const prepared = await prepareBuild(control, { ...plan, waves: [[target]] }, { platform, sharedKey, runId: newId(), localUniqueId: sharedKey });
     const build = prepared.waves[0]![0]!.build;
     if (format === "pb") {
       // The bytes `buildctl build` reads from stdin: the first (usually only) Solve of the target.

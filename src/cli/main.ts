@@ -1,6 +1,7 @@
 import { cac } from "cac";
 import { BrewkitError } from "../errors.ts";
 import { trace } from "../trace.ts";
+import { signalExitCode } from "./signals.ts";
 import { version } from "./version.ts";
 
 process.once("exit", () => trace("exit"));
@@ -76,7 +77,7 @@ function report(err: unknown, debug: boolean): number {
     process.stderr.write(`error: ${err.message}\n`);
     if (err.hint) process.stderr.write(`hint: ${err.hint}\n`);
     if (debug) process.stderr.write(`${err.stack}\n`);
-    return err.code === "CANCELLED" ? 130 : 1;
+    return err.code === "CANCELLED" ? (signalExitCode() ?? 130) : 1;
   }
   const message = err instanceof Error ? err.message : String(err);
   process.stderr.write(`error: ${message}\n`);

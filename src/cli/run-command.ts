@@ -9,6 +9,7 @@ import { newId } from "../session/ids.ts";
 import type { SolveResult } from "../solve/index.ts";
 import { connectIfUp, connectStartingLocalDaemon, tlsFromFlags, type ConnectFlags } from "./connect.ts";
 import { progressOutput } from "./progress-mode.ts";
+import { cancelOnSignals } from "./signals.ts";
 import { trace } from "../trace.ts";
 import { loadProject, planProject } from "./project.ts";
 import { projectSharedKey } from "./shared-key.ts";
@@ -55,15 +56,14 @@ export async function runCommand(names: string[], options: RunOptions): Promise<
   // undefined only for brewkit's own daemon when it did not answer: asking again would wait again.
   const { control, platform } = (await connecting) ?? (await connectStartingLocalDaemon(connectOptions));
   const abort = new AbortController();
-  const onSigint = () => abort.abort();
-  process.once("SIGINT", onSigint);
+  const stopHandlingSignals = cancelOnSignals(abort);
   try {
     const results = await buildOnce(control, platform, plan, secrets, options, abort.signal);
     trace("build-done");
     for (const line of results.summary) err(line);
     return 0;
   } finally {
-    process.off("SIGINT", onSigint);
+    stopHandlingSignals();
     control.close();
   }
 }
@@ -71,7 +71,15 @@ export async function runCommand(names: string[], options: RunOptions): Promise<
 const err = (line: string) => process.stderr.write(`${line}\n`);
 
 /** One build of a plan with the run options: progress, then per-target summary lines. */
-export async function buildOnce(control: ControlClient, platform: Platform, plan: Plan, secrets: SecretStore, options: RunOptions, signal: AbortSignal): Promise<{ results: SolveResult[]; summary: string[] }> {
+export async function buildOnce(
+  control: ControlClient,
+  platform: Platform,
+  plan: Plan,
+  secrets: SecretStore,
+  options: RunOptions,
+  signal: AbortSignal,
+  onExportDirs?: (dirs: string[]) => void,
+): Promise<{ results: SolveResult[]; summary: string[] }> {
   // A mirrored cache's host folder is uploaded to seed the cache, so it must exist.
   for (const t of plan.targets.values()) for (const c of t.caches) if (c.hostDir) mkdirSync(c.hostDir, { recursive: true });
   const progress = progressOutput(options.progress);
@@ -84,6 +92,8 @@ export async function buildOnce(control: ControlClient, platform: Platform, plan
     signal,
     onEvent: progress.onEvent,
     onStatus: progress.onStatus,
+    onExportDirs,
+    onExportWait: (dest, pid) => err(`… waiting for another brewkit run (pid ${pid}) to finish writing into ${path.relative(plan.projectDir, dest) || dest}`),
   }).finally(() => progress.finish());
   // Cache write-backs are incremental exports; the summary names the outputs.
   const outputsOf = (name: string) => prepared.waves.flat().flatMap((t) => t.build).filter((j) => j.name === name).flatMap((j) => j.exports.map((e) => e.dest));

@@ -2,10 +2,11 @@ import path from "node:path";
 import { findConfigFile } from "../config/index.ts";
 import { BrewkitError } from "../errors.ts";
 import { loadSecretStore } from "../secrets/index.ts";
-import { watchLoop, watchSpec } from "../watch/index.ts";
+import { watchLoop, watchSpec, type WatchSpec } from "../watch/index.ts";
 import { connect, tlsFromFlags } from "./connect.ts";
 import { existingIgnoreFiles, loadProject, planProject } from "./project.ts";
 import { buildOnce, flagList, type RunOptions } from "./run-command.ts";
+import { cancelOnSignals, signalExitCode } from "./signals.ts";
 
 function describeError(error: unknown): string {
   if (error instanceof BrewkitError) return `${error.message}${error.hint ? `\n  hint: ${error.hint}` : ""}`;
@@ -23,19 +24,22 @@ export async function watchCommand(names: string[], options: RunOptions): Promis
   const secrets = await loadSecretStore({ flags: flagList(options.secret) });
   const { control, platform } = await connect({ addr: options.addr, tls: tlsFromFlags(options), log: err });
   const abort = new AbortController();
-  const onSigint = () => abort.abort();
-  process.once("SIGINT", onSigint);
+  const stopHandlingSignals = cancelOnSignals(abort);
   const relative = (f: string) => path.relative(process.cwd(), f) || f;
+  // Outputs named by variables are known only once a build evaluated them: they are never inputs either.
+  const specs = new WeakMap<object, WatchSpec>();
   try {
     await watchLoop(
       {
         load: async () => {
           const project = await loadProject(options);
           const plan = planProject(project, names);
-          return { plan, spec: watchSpec(plan, [project.config.file, ...project.config.importedFiles, ...existingIgnoreFiles(project.config.projectDir)]) };
+          const spec = watchSpec(plan, [project.config.file, ...project.config.importedFiles, ...existingIgnoreFiles(project.config.projectDir)]);
+          specs.set(plan, spec);
+          return { plan, spec };
         },
         build: async (plan, signal) => {
-          const { results, summary } = await buildOnce(control, platform, plan, secrets, options, signal);
+          const { results, summary } = await buildOnce(control, platform, plan, secrets, options, signal, (dirs) => specs.get(plan)?.addWritten(dirs));
           const steps = results.reduce((n, r) => n + r.summary.total, 0);
           const cached = results.reduce((n, r) => n + r.summary.cached, 0);
           return `${summary.join("\n")}\n  ${results.map((r) => r.name).join(", ")}: ${cached}/${steps} steps cached`;
@@ -67,9 +71,9 @@ export async function watchCommand(names: string[], options: RunOptions): Promis
       },
       abort.signal,
     );
-    return 130;
+    return signalExitCode() ?? 130;
   } finally {
-    process.off("SIGINT", onSigint);
+    stopHandlingSignals();
     control.close();
   }
 }

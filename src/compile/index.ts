@@ -64,11 +64,11 @@ export function compileTarget(plan: Plan, name: string, options: CompileOptions)
         const dest = checkOutputDir(site, `output[${i}].local`, compiler.render(output.local), output.allowOutsideProject, plan.projectDir);
         const artifactPath = compiler.resolveIn(state, output.artifact);
         const artifact = scratch().file(copy(state, artifactPath, "/", { copyDirContents: true, createDestPath: true }), { customName: `[${name}] collect ${artifactPath}` });
-        return job(marshal(artifact, marshalOptions), [{ dest, incremental: false }]);
+        return job(marshal(artifact, marshalOptions), [{ dest, incremental: false, within: output.allowOutsideProject ? undefined : plan.projectDir }]);
       });
   const mirrored = mirroredCaches(plan, target);
   const seeds = mirrored.map(({ owner, cache }) => job(marshal(seedStep(compiler, owner, compiler.build(owner, true), cache, options.runId ?? "unset"), marshalOptions), []));
-  const writeBacks = mirrored.map(({ cache }) => job(marshal(writeBackStep(target, state, cache, options.runId ?? "unset"), marshalOptions), [{ dest: cache.hostDir!, incremental: true }]));
+  const writeBacks = mirrored.map(({ cache }) => job(marshal(writeBackStep(target, state, cache, options.runId ?? "unset"), marshalOptions), [{ dest: cache.hostDir!, incremental: true, within: plan.projectDir }]));
   return { seed: seeds, build: builds, writeBack: writeBacks };
 }
 

@@ -24,6 +24,8 @@ export interface CompiledExport {
   dest: string;
   /** Link files the directory already holds unchanged instead of transferring them. */
   incremental: boolean;
+  /** The directory `dest` must stay in, symlinks resolved (the project); undefined: allowed anywhere. */
+  within: string | undefined;
 }
 
 /** One Solve of a target: a definition and where its result goes on the host. */
@@ -59,7 +61,7 @@ export interface BaseImageConfig {
 export interface CompileOptions {
   /** The worker's platform, for ops that set none. */
   platform: Platform;
-  /** Stable id of this machine and project, recorded on local sources like BuildKit's Go client does. */
+  /** Id recorded on local sources, as BuildKit's Go client does: unique per run in builds, so runs never share an upload. */
   localUniqueId?: string;
   /** Resolved configs of the image bases, by ref as written. */
   imageConfigs?: ReadonlyMap<string, BaseImageConfig>;

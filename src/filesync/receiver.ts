@@ -15,6 +15,10 @@ import { EntryValidator } from "./validator.ts";
 export interface ReceiveOptions {
   /** Host directory the export lands in; created when missing, unrelated entries kept. */
   dest: string;
+  /** The directory dest must stay in, symlinks resolved (the project); undefined: anywhere. */
+  within?: string;
+  /** Told when another process is moving an export into the same project and this one waits. */
+  onWait?: (pid: number) => void;
   /** Owner of every written entry (default: whoever runs brewkit). */
   uid?: number;
   /** Group of every written entry (default: the running process's group). */
@@ -208,15 +212,14 @@ function ownership(options: ReceiveOptions): Ownership | undefined {
  */
 export async function receiveDirectory(stream: Duplex, options: ReceiveOptions): Promise<ReceiveResult> {
   if (options.signal?.aborted) throw new TransferAbortedError(options.signal.reason);
-  const staging = await Staging.create(path.resolve(options.dest));
+  const staging = await Staging.create(path.resolve(options.dest), { within: options.within, signal: options.signal, onWait: options.onWait });
   const channel = new PacketChannel(stream, options.signal);
   const unchanged = options.reuseUnchanged ? new UnchangedFiles(path.resolve(options.dest)) : undefined;
   const tree = new TreeWriter(staging.root, ownership(options), unchanged);
   const receiver = new Receiver(channel, tree);
   try {
     await receiver.run();
-    await staging.commit();
-    await tree.finishTopLevel(staging.dest);
+    await tree.finishTopLevel(await staging.commit());
     return { ...receiver.result, reused: tree.reused };
   } catch (err) {
     if (!(err instanceof PeerError)) {

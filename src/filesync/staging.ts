@@ -1,7 +1,9 @@
 import { randomBytes } from "node:crypto";
 import { promises as fsp } from "node:fs";
 import path from "node:path";
+import { resolveDestination } from "./destination.ts";
 import { FileSyncIOError, FileSyncPathError } from "./errors.ts";
+import { exportLockName, withExportLock } from "./export-lock.ts";
 
 function errnoCode(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code;
@@ -44,69 +46,128 @@ interface Move {
   moved: boolean;
 }
 
+/** Where an export may write and how it waits for other runs. */
+export interface StagingOptions {
+  /** The directory the destination must stay in (the project); undefined: anywhere (symlinks followed). */
+  within?: string;
+  /** Stops waiting for another run's export into the same place. */
+  signal?: AbortSignal;
+  /** Told when another process is moving an export into the same place and this one waits. */
+  onWait?: (pid: number) => void;
+}
+
+// Names of brewkit's own entries beside or inside a destination; the pid tells whether
+// their run is still alive, so the leftovers of a killed run can be removed.
+const stagingMarker = ".brewkit-export-";
+const backupMarker = ".brewkit-replaced-";
+
+/** True for the name of a staging directory, a set-aside entry or the export lock: brewkit's, not the user's. */
+export function isTransientExportName(name: string): boolean {
+  return name.includes(stagingMarker) || name.includes(backupMarker) || name.startsWith(exportLockName);
+}
+
+function ownerPid(name: string, marker: string): number | undefined {
+  const at = name.indexOf(marker);
+  const match = at < 0 ? null : /^(\d+)-/.exec(name.slice(at + marker.length));
+  return match ? Number(match[1]) : undefined;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** Removes staging dirs and set-aside entries in `dir` left by runs that died before cleaning up. */
+async function removeLeftovers(dir: string): Promise<void> {
+  const names = await fsp.readdir(dir).catch(() => [] as string[]);
+  for (const name of names) {
+    const pid = ownerPid(name, stagingMarker) ?? ownerPid(name, backupMarker);
+    if (pid !== undefined && pid !== process.pid && !alive(pid)) await removeTree(path.join(dir, name)).catch(() => undefined);
+  }
+}
+
 /**
  * A fresh directory on the same file system as an export destination: the
- * transfer lands there, and only a complete tree is renamed into place.
+ * transfer lands there, and only a complete tree is renamed into place, under the
+ * export lock of the project, so concurrent runs never interleave their files.
  */
 export class Staging {
   /** The directory the export is written into. */
   readonly root: string;
-  /** The final destination. */
+  /** The final destination, as given. */
   readonly dest: string;
-  private readonly destExisted: boolean;
 
-  private constructor(root: string, dest: string, destExisted: boolean) {
+  private constructor(
+    root: string,
+    dest: string,
+    private readonly options: StagingOptions,
+  ) {
     this.root = root;
     this.dest = dest;
-    this.destExisted = destExisted;
   }
 
-  /** Validates `dest` (absent or a directory) and creates the staging directory next to it. */
-  static async create(dest: string): Promise<Staging> {
-    const destStat = await fsp.stat(dest).catch((err: unknown) => {
-      if (errnoCode(err) === "ENOENT") return undefined;
-      throw new FileSyncPathError("cannot use the export destination", dest, { cause: err });
-    });
-    if (destStat && !destStat.isDirectory()) {
-      throw new FileSyncPathError("the export destination exists and is not a directory", dest, {
-        hint: "Point the local output at a directory (it is created when missing).",
+  /** Validates `dest` (absent or a directory, reached through no symlink out of the project) and creates the staging directory next to it. */
+  static async create(dest: string, options: StagingOptions = {}): Promise<Staging> {
+    return withExportLock(await lockDirOf(dest, options), async () => {
+      const real = await resolveDestination(dest, options.within);
+      const destStat = await fsp.stat(real).catch((err: unknown) => {
+        if (errnoCode(err) === "ENOENT") return undefined;
+        throw new FileSyncPathError("cannot use the export destination", dest, { cause: err });
       });
-    }
-    const parent = path.dirname(dest);
-    try {
-      await fsp.mkdir(parent, { recursive: true });
-      const parentStat = await fsp.stat(parent);
-      // Renames only stay atomic within one file system: when dest is a mount
-      // point, stage inside it instead of beside it.
-      const base = destStat && destStat.dev !== parentStat.dev ? path.join(dest, ".brewkit-export-") : path.join(parent, `.${path.basename(dest)}.brewkit-export-`);
-      const root = await fsp.mkdtemp(base);
-      return new Staging(root, dest, destStat !== undefined);
-    } catch (err) {
-      throw new FileSyncPathError("cannot prepare the export destination", dest, { cause: err });
-    }
+      if (destStat && !destStat.isDirectory()) {
+        throw new FileSyncPathError("the export destination exists and is not a directory", dest, {
+          hint: "Point the local output at a directory (it is created when missing).",
+        });
+      }
+      const parent = path.dirname(real);
+      try {
+        await fsp.mkdir(parent, { recursive: true });
+        const parentStat = await fsp.stat(parent);
+        // Renames only stay atomic within one file system: when dest is a mount
+        // point, stage inside it instead of beside it.
+        const inside = destStat !== undefined && destStat.dev !== parentStat.dev;
+        await removeLeftovers(inside ? real : parent);
+        if (destStat && !inside) await removeLeftovers(real);
+        const base = inside ? path.join(real, `${stagingMarker}${process.pid}-`) : path.join(parent, `.${path.basename(real)}${stagingMarker}${process.pid}-`);
+        return new Staging(await fsp.mkdtemp(base), dest, options);
+      } catch (err) {
+        throw new FileSyncPathError("cannot prepare the export destination", dest, { cause: err });
+      }
+    }, options);
   }
 
   /**
    * Moves every top-level entry of the staging directory into dest, replacing
    * entries of the same name whole and keeping all others. On failure every
-   * completed move is undone, so dest is left as it was.
+   * completed move is undone, so dest is left as it was. Returns the real path
+   * of dest, resolved again under the lock: an export that finished meanwhile
+   * may have put a symlink in the way.
    */
-  async commit(): Promise<void> {
+  async commit(): Promise<string> {
+    return withExportLock(await lockDirOf(this.dest, this.options), () => this.moveIn(), this.options);
+  }
+
+  private async moveIn(): Promise<string> {
+    const dest = await resolveDestination(this.dest, this.options.within);
     let createdDest = false;
     const moves: Move[] = [];
     try {
-      if (!this.destExisted && !(await exists(this.dest))) {
-        await fsp.mkdir(this.dest, { recursive: true });
+      if (!(await exists(dest))) {
+        await fsp.mkdir(dest, { recursive: true });
         createdDest = true;
       }
       for (const name of await fsp.readdir(this.root)) {
-        const target = path.join(this.dest, name);
+        const target = path.join(dest, name);
         const move: Move = { name, backup: undefined, moved: false };
         moves.push(move);
         if (await exists(target)) {
           // Set aside within dest itself: a rename in the same directory needs no
           // write permission on a directory being moved.
-          move.backup = path.join(this.dest, `.${name}.brewkit-replaced-${randomBytes(4).toString("hex")}`);
+          move.backup = path.join(dest, `.${name}${backupMarker}${process.pid}-${randomBytes(4).toString("hex")}`);
           await fsp.rename(target, move.backup);
         }
         await fsp.rename(path.join(this.root, name), target);
@@ -114,20 +175,31 @@ export class Staging {
       }
     } catch (err) {
       for (const move of moves.reverse()) {
-        const target = path.join(this.dest, move.name);
+        const target = path.join(dest, move.name);
         if (move.moved) await fsp.rename(target, path.join(this.root, move.name)).catch(() => undefined);
         if (move.backup) await fsp.rename(move.backup, target).catch(() => undefined);
       }
-      if (createdDest) await fsp.rmdir(this.dest).catch(() => undefined);
+      if (createdDest) await fsp.rmdir(dest).catch(() => undefined);
       throw new FileSyncIOError("cannot move the export into", this.dest, err);
     }
     // The new tree is in place; what it replaced goes, best effort.
     for (const move of moves) if (move.backup) await removeTree(move.backup).catch(() => undefined);
     await removeTree(this.root).catch(() => undefined);
+    return dest;
   }
 
   /** Deletes the staging directory and everything in it. */
   async discard(): Promise<void> {
     await removeTree(this.root).catch(() => undefined);
   }
+}
+
+// Exports into a project take the project's lock; an output allowed elsewhere, its parent's.
+async function lockDirOf(dest: string, options: StagingOptions): Promise<string> {
+  if (options.within !== undefined) return options.within;
+  const parent = path.dirname(dest);
+  await fsp.mkdir(parent, { recursive: true }).catch((err: unknown) => {
+    throw new FileSyncPathError("cannot prepare the export destination", dest, { cause: err });
+  });
+  return parent;
 }

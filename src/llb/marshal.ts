@@ -40,7 +40,11 @@ function marshaledVertices(opts: MarshalOptions): WeakMap<Vertex, MarshaledVerte
   if (known) return known;
   const key = JSON.stringify([opts.platform, opts.localUniqueId ?? null, opts.ignoreCache === true]);
   let cache = marshaledByOptions.get(key);
-  if (!cache) marshaledByOptions.set(key, (cache = new WeakMap()));
+  if (!cache) {
+    marshaledByOptions.set(key, (cache = new WeakMap()));
+    // Runs carry their own local id: a long watch session must not keep one entry per run.
+    if (marshaledByOptions.size > 16) marshaledByOptions.delete(marshaledByOptions.keys().next().value!);
+  }
   cacheOfOptions.set(opts, cache);
   return cache;
 }

@@ -22,6 +22,8 @@ export interface LocalExportTarget {
   dest: string;
   /** Link files the directory already holds unchanged instead of transferring them. */
   incremental?: boolean;
+  /** The directory `dest` must stay in, symlinks resolved (the project); undefined: anywhere. */
+  within?: string;
 }
 
 /** What moved over the session, for progress and tests. */
@@ -84,12 +86,24 @@ export function fileSyncService(dirs: ReadonlyMap<string, LocalDir>, stats: Tran
  * Each export still being moved into place is added to `inFlight`: the daemon may
  * consider an export done before brewkit has finished writing it.
  */
-export function fileSendService(targets: ReadonlyMap<number, LocalExportTarget>, stats: TransferStats, signal: AbortSignal, inFlight: Set<Promise<unknown>>): SessionService {
+export function fileSendService(
+  targets: ReadonlyMap<number, LocalExportTarget>,
+  stats: TransferStats,
+  signal: AbortSignal,
+  inFlight: Set<Promise<unknown>>,
+  onWait?: (dest: string, pid: number) => void,
+): SessionService {
   const diffCopy = (call: ServerStreamCall) => {
     const id = Number(call.metadata.get("buildkit-attachable-exporter-id")[0] ?? "0");
     const target = targets.get(id);
     if (target === undefined) return call.fail(GrpcStatus.NOT_FOUND, `exporter ${id} not found`);
-    const receiving = receiveDirectory(call, { dest: target.dest, signal, reuseUnchanged: target.incremental === true });
+    const receiving = receiveDirectory(call, {
+      dest: target.dest,
+      within: target.within,
+      signal,
+      reuseUnchanged: target.incremental === true,
+      onWait: onWait && ((pid) => onWait(target.dest, pid)),
+    });
     inFlight.add(receiving);
     receiving.then(
       (result) => {

@@ -22,6 +22,8 @@ export interface SessionOptions {
   sharedKey: string;
   /** Extra services (secrets, ssh forwarding, ...). */
   services?: SessionService[];
+  /** Told when an export waits for another process moving files into the same project. */
+  onExportWait?: (dest: string, pid: number) => void;
 }
 
 /**
@@ -42,7 +44,7 @@ export class BuildSession {
     const services = [
       healthService(),
       fileSyncService(options.localDirs ?? new Map(), this.stats, signal),
-      fileSendService(options.exports ?? new Map(), this.stats, signal, this.exportsInFlight),
+      fileSendService(options.exports ?? new Map(), this.stats, signal, this.exportsInFlight, options.onExportWait),
       ...(options.services ?? []),
     ];
     for (const service of services) {
@@ -70,8 +72,19 @@ export class BuildSession {
     await Promise.all(this.exportsInFlight);
   }
 
+  /**
+   * Waits until every export the daemon started has ended, and returns the first that
+   * failed: when an export fails on the host (a destination refused, a full disk), the
+   * daemon only echoes its message, and this error says it better.
+   */
+  async exportFailure(): Promise<unknown> {
+    const outcomes = await Promise.allSettled(this.exportsInFlight);
+    return outcomes.find((o): o is PromiseRejectedResult => o.status === "rejected")?.reason;
+  }
+
   /** Ends the session: stops transfers in flight and closes the tunnel. */
   close(): void {
+    if (this.abort.signal.aborted) return;
     this.abort.abort();
     this.call?.stream.end();
     this.call?.cancel();

@@ -1,5 +1,6 @@
 import type { ControlClient } from "../client/control.ts";
 import { BuildError, BrewkitError } from "../errors.ts";
+import { TransferAbortedError } from "../filesync/errors.ts";
 import type { ProgressTracker, ProgressSummary, VertexState } from "../progress/index.ts";
 import type { Pb_Definition } from "../proto/generated.ts";
 import type { LocalDir, LocalExportTarget, TransferStats } from "../session/file-services.ts";
@@ -30,6 +31,8 @@ export interface SolveOptions extends StatusListeners {
   sharedKey: string;
   /** Cancels the solves in flight. */
   signal?: AbortSignal;
+  /** Told when an export waits for another process moving files into the same project. */
+  onExportWait?: (dest: string, pid: number) => void;
 }
 
 /** What one finished Solve reports. */
@@ -48,7 +51,7 @@ const statusDrainMs = 5_000;
 export async function solveJob(control: ControlClient, job: SolveJob, options: SolveOptions): Promise<SolveResult> {
   const started = Date.now();
   const exports = new Map(job.exports.map((target, index) => [index, target]));
-  const session = new BuildSession({ localDirs: job.localDirs, exports, sharedKey: options.sharedKey, services: job.services });
+  const session = new BuildSession({ localDirs: job.localDirs, exports, sharedKey: options.sharedKey, services: job.services, onExportWait: options.onExportWait });
   const ref = newId();
   const abort = new AbortController();
   const onAbort = () => abort.abort();
@@ -74,7 +77,12 @@ export async function solveJob(control: ControlClient, job: SolveJob, options: S
   } catch (err) {
     abort.abort();
     await Promise.race([statusDone, new Promise((r) => setTimeout(r, 1_000).unref())]);
-    throw buildFailure(job.name, err, tracker, options.signal?.aborted === true);
+    // Closing stops the transfers in flight; each removes its staging dir before it settles.
+    session.close();
+    const exportFailure = await session.exportFailure();
+    const cancelled = options.signal?.aborted === true;
+    if (!cancelled && exportFailure instanceof BrewkitError && !(exportFailure instanceof TransferAbortedError)) throw exportFailure;
+    throw buildFailure(job.name, err, tracker, cancelled);
   } finally {
     options.signal?.removeEventListener("abort", onAbort);
     abort.abort();

@@ -2,6 +2,7 @@ import path from "node:path";
 import { PatternMatcher } from "../ignore/index.ts";
 import type { Plan, PlannedHostCopy } from "../plan/index.ts";
 import { everyPlannedTarget, isInside } from "../plan/index.ts";
+import { isTransientExportName } from "../filesync/staging.ts";
 
 /** What to watch for one plan: the paths, and which changes below them matter. */
 export interface WatchSpec {
@@ -11,6 +12,8 @@ export interface WatchSpec {
   configFiles: Set<string>;
   /** True for paths no build input depends on (chokidar then skips them). */
   isIgnored(absolutePath: string): boolean;
+  /** Adds directories a build wrote (outputs whose names are only known once variables are evaluated): never inputs. */
+  addWritten(dirs: Iterable<string>): void;
 }
 
 interface CopyWatch {
@@ -40,7 +43,8 @@ export function watchSpec(plan: Plan, configFiles: string[]): WatchSpec {
   const configs = new Set(configFiles.map((f) => path.resolve(f)));
   const isIgnored = (p: string): boolean => {
     if (configs.has(p)) return false;
-    if (path.basename(p).startsWith(".brewkit-export-")) return true;
+    // Staging dirs, set-aside entries and the export lock of any run, this one's included.
+    if (p.split(path.sep).some(isTransientExportName)) return true;
     if (written.some((w) => isInside(w, p))) return true;
     const covering = copies.filter((c) => isInside(c.root, p) || isInside(p, c.root));
     if (covering.length === 0) return true;
@@ -51,5 +55,8 @@ export function watchSpec(plan: Plan, configFiles: string[]): WatchSpec {
     });
   };
   const paths = [...new Set([...copies.map((c) => c.root), ...configs])];
-  return { paths, configFiles: configs, isIgnored };
+  const addWritten = (dirs: Iterable<string>) => {
+    for (const dir of dirs) if (!written.includes(dir)) written.push(dir);
+  };
+  return { paths, configFiles: configs, isIgnored, addWritten };
 }
