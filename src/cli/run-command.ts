@@ -9,6 +9,7 @@ import { newId } from "../session/ids.ts";
 import type { SolveResult } from "../solve/index.ts";
 import { connectIfUp, connectStartingLocalDaemon, tlsFromFlags, type ConnectFlags } from "./connect.ts";
 import { progressOutput } from "./progress-mode.ts";
+import { outputRedactor } from "./redacted-output.ts";
 import { trace } from "../trace.ts";
 import { loadProject, planProject } from "./project.ts";
 import { projectSharedKey } from "./shared-key.ts";
@@ -47,7 +48,7 @@ export async function runCommand(names: string[], options: RunOptions): Promise<
   let secrets: SecretStore;
   try {
     plan = planProject(await loadProject(options), names);
-    secrets = await loadSecretStore({ flags: flagList(options.secret) });
+    secrets = await loadSecretStore({ flags: flagList(options.secret), redactor: outputRedactor });
   } catch (error) {
     early.abort();
     throw error;
@@ -84,10 +85,11 @@ export async function buildOnce(control: ControlClient, platform: Platform, plan
     signal,
     onEvent: progress.onEvent,
     onStatus: progress.onStatus,
+    onWarning: progress.onWarning,
   }).finally(() => progress.finish());
   // Cache write-backs are incremental exports; the summary names the outputs.
   const outputsOf = (name: string) => prepared.waves.flat().flatMap((t) => t.build).filter((j) => j.name === name).flatMap((j) => j.exports.map((e) => e.dest));
-  if (options.metadataFile) writeFileSync(path.resolve(options.metadataFile), `${JSON.stringify(runMetadata(results), null, 2)}\n`);
+  if (options.metadataFile) writeFileSync(path.resolve(options.metadataFile), `${secrets.redactor.redact(JSON.stringify(runMetadata(results), null, 2))}\n`);
   return { results, summary: results.map((r) => summaryLine(r, outputsOf(r.name), plan.projectDir)) };
 }
 
