@@ -6,7 +6,7 @@ import { everyPlannedTarget, type Plan } from "../plan/index.ts";
 import type { ProgressEvent } from "../progress/index.ts";
 import type { Moby_Buildkit_V1_StatusResponse as StatusResponse } from "../proto/generated.ts";
 import { readFilesWith, resolveImageConfigsWith, type ImageConfig } from "../resolve/index.ts";
-import type { SecretStore } from "../secrets/index.ts";
+import { isRedactable, minRedactedLength, type Redactor, type SecretStore } from "../secrets/index.ts";
 import { secretsService } from "../session/secrets-service.ts";
 import { sshAgentSockets, sshService } from "../session/ssh-service.ts";
 import type { SessionService } from "../session/services.ts";
@@ -33,13 +33,23 @@ export interface BuildOptions {
   /** `--ssh` flags (`id=socket`), on top of SSH_AUTH_SOCK. */
   sshFlags?: string[];
   onEvent?: (job: string, event: ProgressEvent) => void;
-  /** Receives every raw Status message of the target builds. */
+  /** Receives every Status message of the target builds (secret values hidden). */
   onStatus?: (job: string, message: StatusResponse) => void;
   /** Told when an export waits for another process moving files into the same project. */
   onExportWait?: (dest: string, pid: number) => void;
   /** Told, before anything is exported, every host directory the build will write (outputs and cache folders). */
   onExportDirs?: (dirs: string[]) => void;
+  /** Something the user should know that does not stop the build. */
+  onWarning?: (message: string) => void;
   signal?: AbortSignal;
+}
+
+/** What preparing a build needs: the build's options without the secrets themselves, and the session services of its steps. */
+export interface PrepareOptions extends Omit<BuildOptions, "secrets" | "sshFlags" | "onStatus"> {
+  /** Services the variables' commands may use (secrets, ssh), as the targets' builds get them. */
+  services?: SessionService[];
+  /** Hides secret values in the progress of the variables' commands. */
+  redactor?: Redactor;
 }
 
 /** The compiled targets of a plan, in the plan's waves. */
@@ -67,7 +77,7 @@ function imageBases(plan: Plan, platform: Platform): Array<{ key: string; ref: s
  * Resolves the base images and evaluates the variables the plan needs (in one
  * gateway build, only if there is anything to look up), then compiles every target.
  */
-export async function prepareBuild(control: ControlClient, plan: Plan, options: Omit<BuildOptions, "secrets" | "sshFlags" | "onStatus">): Promise<PreparedBuild> {
+export async function prepareBuild(control: ControlClient, plan: Plan, options: PrepareOptions): Promise<PreparedBuild> {
   const imageConfigs = new Map<string, ImageConfig>();
   const variables = new Map<Variable, string>();
   const bases = imageBases(plan, options.platform);
@@ -75,7 +85,8 @@ export async function prepareBuild(control: ControlClient, plan: Plan, options: 
   if (bases.length > 0 || plan.variables.size > 0) {
     // Dirs are added as variables are compiled; the session looks names up when asked.
     const localDirs = new Map<string, CompiledLocalDir>();
-    await withGatewayBuild(control, { name: "prepare", sharedKey: options.sharedKey, localDirs, onEvent: options.onEvent, signal: options.signal }, async (bridge) => {
+    const listeners = { onEvent: options.onEvent, onWarning: options.onWarning, redactor: options.redactor };
+    await withGatewayBuild(control, { name: "prepare", sharedKey: options.sharedKey, localDirs, services: options.services, ...listeners, signal: options.signal }, async (bridge) => {
       const byPlatform = new Map<string, typeof bases>();
       for (const base of bases) byPlatform.set(formatPlatform(base.platform), [...(byPlatform.get(formatPlatform(base.platform)) ?? []), base]);
       await Promise.all(
@@ -97,14 +108,28 @@ export async function prepareBuild(control: ControlClient, plan: Plan, options: 
   return { waves, variables, compileOptions };
 }
 
-/** Checks what the build needs from this machine (secret values, ssh agents) and returns the session services serving it. */
-function sessionServices(plan: Plan, options: BuildOptions): SessionService[] {
-  const secrets = [...plan.targets.values()].flatMap((t) => t.secrets.map((s) => ({ id: s.id, optional: s.optional })));
-  const sshIds = [...new Set([...plan.targets.values()].flatMap((t) => (t.ssh ? [t.ssh.id] : [])))];
+/**
+ * Checks what the build needs from this machine (secret values, ssh agents) and returns
+ * the session services serving it. Only the secrets that the targets (variables' targets
+ * included) name are read and served. Their values are read now, before any step runs,
+ * so that output is redacted even when a step prints a value it did not mount (one kept
+ * in a cached layer, say).
+ */
+async function sessionServices(plan: Plan, options: BuildOptions): Promise<SessionService[]> {
+  const targets = everyPlannedTarget(plan);
+  const secrets = targets.flatMap((t) => t.secrets.map((s) => ({ id: s.id, optional: s.optional })));
+  const sshIds = [...new Set(targets.flatMap((t) => (t.ssh ? [t.ssh.id] : [])))];
   const services: SessionService[] = [];
   if (secrets.length > 0) {
     options.secrets.assertAvailable(secrets);
-    services.push(secretsService(options.secrets));
+    const named = new Set(secrets.map((s) => s.id));
+    for (const id of named) {
+      const value = await options.secrets.read(id);
+      if (value !== undefined && value.length > 0 && !isRedactable(value)) {
+        options.onWarning?.(`secret "${id}" is shorter than ${minRedactedLength} characters, so it is not hidden from the output`);
+      }
+    }
+    services.push(secretsService(options.secrets, named));
   }
   if (sshIds.length > 0) services.push(sshService(sshAgentSockets(sshIds, options.sshFlags ?? [])));
   return services;
@@ -113,12 +138,14 @@ function sessionServices(plan: Plan, options: BuildOptions): SessionService[] {
 /** Runs a plan on the daemon: checks, preparation, then every target's Solves; results per target. */
 export async function buildPlan(control: ControlClient, plan: Plan, options: BuildOptions): Promise<{ results: SolveResult[]; prepared: PreparedBuild }> {
   // Secrets and agents are checked before anything reaches the daemon.
-  const services = sessionServices(plan, options);
-  const prepared = await prepareBuild(control, plan, options);
+  const services = await sessionServices(plan, options);
+  const redactor = options.secrets.redactor;
+  const prepared = await prepareBuild(control, plan, { ...options, services, redactor });
   options.onExportDirs?.([...new Set(prepared.waves.flat().flatMap(phasesOf).flat().flatMap((job) => job.exports.map((e) => e.dest)))]);
   const jobs = prepared.waves.map((wave) =>
     wave.map((compiled) => phasesOf(compiled).map((phase) => phase.map((job) => ({ ...job, services, entitlements: job.requirements.entitlements })))),
   );
-  const results = await solveWaves(control, jobs, { sharedKey: options.sharedKey, onEvent: options.onEvent, onStatus: options.onStatus, onExportWait: options.onExportWait, signal: options.signal });
+  const listeners = { onEvent: options.onEvent, onStatus: options.onStatus, onWarning: options.onWarning, onExportWait: options.onExportWait, redactor };
+  const results = await solveWaves(control, jobs, { sharedKey: options.sharedKey, ...listeners, signal: options.signal });
   return { results: mergeByTarget(results), prepared };
 }

@@ -69,7 +69,7 @@ export async function cacheCommand(action: string, id: string | undefined, dir: 
     const result = await solveJob(
       control,
       { name: `cache ${action}`, definition: transfer.definition, localDirs: transfer.localDirs, exports: action === "export" ? [{ dest: hostDir, incremental: true }] : [] },
-      { sharedKey: projectSharedKey(hostDir), onEvent: progress.onEvent, onStatus: progress.onStatus },
+      { sharedKey: projectSharedKey(hostDir), onEvent: progress.onEvent, onStatus: progress.onStatus, onWarning: progress.onWarning },
     ).finally(() => progress.finish());
     const t = result.transfer;
     err(action === "export"

@@ -2,9 +2,13 @@ import { cac } from "cac";
 import { BrewkitError } from "../errors.ts";
 import { trace } from "../trace.ts";
 import { signalExitCode } from "./signals.ts";
+import { outputRedactor, redactWrites } from "./redacted-output.ts";
 import { version } from "./version.ts";
 
 process.once("exit", () => trace("exit"));
+// Secret values never reach the terminal or a log, whoever prints them (errors and --debug stacks included).
+redactWrites(process.stdout, outputRedactor);
+redactWrites(process.stderr, outputRedactor);
 
 // Each command loads its own module graph only when it runs, so `--help` and a
 // command's start-up never pay for the others.

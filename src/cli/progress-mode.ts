@@ -9,6 +9,8 @@ export const progressModes = ["auto", "tty", "plain", "rawjson", "quiet"] as con
 export interface ProgressOutput {
   onEvent?: (job: string, event: ProgressEvent) => void;
   onStatus?: (job: string, message: StatusResponse) => void;
+  /** Prints a `warning:` line (in every mode, quiet included). */
+  onWarning: (message: string) => void;
   finish(): void;
 }
 
@@ -19,17 +21,18 @@ export function progressOutput(mode: string | undefined, stream: NodeJS.WriteStr
     throw new UserInputError("PROGRESS_MODE", `unknown progress mode "${chosen}"`, { hint: `use one of: ${progressModes.join(", ")}` });
   }
   const line = (text: string) => stream.write(`${text}\n`);
+  const onWarning = (message: string) => line(`warning: ${message}`);
   const effective = chosen === "auto" ? (stream.isTTY ? "tty" : "plain") : chosen;
   switch (effective) {
     case "tty": {
       const tty = new TtyRenderer({ write: (t) => stream.write(t), columns: () => stream.columns || Number(env.COLUMNS) || 80, color: !env.NO_COLOR && env.TERM !== "dumb" });
-      return { onEvent: tty.onEvent, finish: () => tty.finish() };
+      return { onEvent: tty.onEvent, onWarning: (message) => tty.printAbove(`warning: ${message}`), finish: () => tty.finish() };
     }
     case "plain":
-      return { onEvent: plainRenderer(line), finish: () => {} };
+      return { onEvent: plainRenderer(line), onWarning, finish: () => {} };
     case "rawjson":
-      return { onStatus: rawJsonWriter(line), finish: () => {} };
+      return { onStatus: rawJsonWriter(line), onWarning, finish: () => {} };
     default:
-      return { finish: () => {} };
+      return { onWarning, finish: () => {} };
   }
 }

@@ -10,6 +10,7 @@ import type { SolveResult } from "../solve/index.ts";
 import { connectIfUp, connectStartingLocalDaemon, tlsFromFlags, type ConnectFlags } from "./connect.ts";
 import { progressOutput } from "./progress-mode.ts";
 import { cancelOnSignals } from "./signals.ts";
+import { outputRedactor } from "./redacted-output.ts";
 import { trace } from "../trace.ts";
 import { loadProject, planProject } from "./project.ts";
 import { projectSharedKey } from "./shared-key.ts";
@@ -48,7 +49,7 @@ export async function runCommand(names: string[], options: RunOptions): Promise<
   let secrets: SecretStore;
   try {
     plan = planProject(await loadProject(options), names);
-    secrets = await loadSecretStore({ flags: flagList(options.secret) });
+    secrets = await loadSecretStore({ flags: flagList(options.secret), redactor: outputRedactor });
   } catch (error) {
     early.abort();
     throw error;
@@ -94,10 +95,11 @@ export async function buildOnce(
     onStatus: progress.onStatus,
     onExportDirs,
     onExportWait: (dest, pid) => err(`… waiting for another brewkit run (pid ${pid}) to finish writing into ${path.relative(plan.projectDir, dest) || dest}`),
+    onWarning: progress.onWarning,
   }).finally(() => progress.finish());
   // Cache write-backs are incremental exports; the summary names the outputs.
   const outputsOf = (name: string) => prepared.waves.flat().flatMap((t) => t.build).filter((j) => j.name === name).flatMap((j) => j.exports.map((e) => e.dest));
-  if (options.metadataFile) writeFileSync(path.resolve(options.metadataFile), `${JSON.stringify(runMetadata(results), null, 2)}\n`);
+  if (options.metadataFile) writeFileSync(path.resolve(options.metadataFile), `${secrets.redactor.redact(JSON.stringify(runMetadata(results), null, 2))}\n`);
   return { results, summary: results.map((r) => summaryLine(r, outputsOf(r.name), plan.projectDir)) };
 }
 

@@ -5,6 +5,7 @@ import { loadSecretStore } from "../secrets/index.ts";
 import { watchLoop, watchSpec, type WatchSpec } from "../watch/index.ts";
 import { connect, tlsFromFlags } from "./connect.ts";
 import { existingIgnoreFiles, loadProject, planProject } from "./project.ts";
+import { outputRedactor } from "./redacted-output.ts";
 import { buildOnce, flagList, type RunOptions } from "./run-command.ts";
 import { cancelOnSignals, signalExitCode } from "./signals.ts";
 
@@ -21,7 +22,7 @@ function describeError(error: unknown): string {
 export async function watchCommand(names: string[], options: RunOptions): Promise<number> {
   const err = (line: string) => process.stderr.write(`${line}\n`);
   const configFile = findConfigFile(process.cwd(), options.config);
-  const secrets = await loadSecretStore({ flags: flagList(options.secret) });
+  const secrets = await loadSecretStore({ flags: flagList(options.secret), redactor: outputRedactor });
   const { control, platform } = await connect({ addr: options.addr, tls: tlsFromFlags(options), log: err });
   const abort = new AbortController();
   const stopHandlingSignals = cancelOnSignals(abort);

@@ -2,3 +2,4 @@ export { ProgressTracker, type ProgressEvent, type ProgressSummary, type VertexS
 export { plainRenderer } from "./plain.ts";
 export { TtyRenderer, type TtyOptions } from "./tty.ts";
 export { rawJsonWriter } from "./rawjson.ts";
+export { StatusRedactor } from "./status-redactor.ts";

@@ -1,3 +1,4 @@
+import { TextDecoder } from "node:util";
 import type {
   Google_Protobuf_Timestamp as Timestamp,
   Moby_Buildkit_V1_StatusResponse as StatusResponse,
@@ -49,7 +50,8 @@ function millis(ts: Timestamp | undefined): number | undefined {
 export class ProgressTracker {
   private readonly vertices = new Map<string, VertexState>();
   private readonly partial = new Map<string, string>();
-  private readonly decoder = new TextDecoder();
+  // One decoder per step and stream: a character cut between two chunks is decoded whole.
+  private readonly decoders = new Map<string, TextDecoder>();
 
   /** Every step seen so far, in order of appearance. */
   get all(): VertexState[] {
@@ -91,7 +93,9 @@ export class ProgressTracker {
       if (!state || !log.msg) continue;
       const stream = log.stream ?? 1;
       const key = `${state.digest}\0${stream}`;
-      const text = (this.partial.get(key) ?? "") + this.decoder.decode(log.msg);
+      let decoder = this.decoders.get(key);
+      if (!decoder) this.decoders.set(key, (decoder = new TextDecoder()));
+      const text = (this.partial.get(key) ?? "") + decoder.decode(log.msg, { stream: true });
       const lines = text.split("\n");
       this.partial.set(key, lines.pop() ?? "");
       for (const line of lines) events.push(this.logLine(state, stream, line));
@@ -102,6 +106,8 @@ export class ProgressTracker {
   /** Emits any partial log lines left at the end of the stream. */
   flush(): ProgressEvent[] {
     const events: ProgressEvent[] = [];
+    for (const [key, decoder] of this.decoders) this.partial.set(key, (this.partial.get(key) ?? "") + decoder.decode());
+    this.decoders.clear();
     for (const [key, rest] of this.partial) {
       if (!rest) continue;
       const [digest, stream] = key.split("\0");

@@ -28,6 +28,7 @@ export class TtyRenderer {
   private readonly rows = new Map<string, Row>();
   private drawnLines = 0;
   private frame = 0;
+  private finished = false;
   private readonly started: number;
   private readonly timer: NodeJS.Timeout;
 
@@ -48,8 +49,17 @@ export class TtyRenderer {
     }
   };
 
+  /** Prints `line` above the live view, which is drawn again below it. */
+  printAbove(line: string): void {
+    const up = this.drawnLines > 0 ? `\u001b[${this.drawnLines}F\u001b[J` : "";
+    this.options.write(`${up}${line}\n`);
+    this.drawnLines = 0;
+    this.draw(this.finished);
+  }
+
   /** Stops redrawing and prints the final view. */
   finish(): void {
+    this.finished = true;
     clearInterval(this.timer);
     this.draw(true);
   }

@@ -5,3 +5,4 @@ export { parseSecretFlag, parseSecretFlags } from "./flag.ts";
 export { loadSecretsConfig, userConfigPath } from "./config-file.ts";
 export type { LoadSecretStoreOptions, MissingSecret, SecretReader, SecretRef } from "./store.ts";
 export { SecretStore, loadSecretStore, maxSecretBytes } from "./store.ts";
+export { Redactor, isRedactable, maxEncodedBytes, minRedactedLength, redactionMark } from "./redactor.ts";

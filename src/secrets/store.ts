@@ -3,6 +3,7 @@ import { UserInputError } from "../errors.ts";
 import { loadSecretsConfig, userConfigPath } from "./config-file.ts";
 import type { SecretFlagContext } from "./flag.ts";
 import { parseSecretFlags } from "./flag.ts";
+import { Redactor } from "./redactor.ts";
 import type { SecretSource } from "./source.ts";
 import { describeSource } from "./source.ts";
 
@@ -31,19 +32,21 @@ export interface SecretReader {
 
 /**
  * The secrets of one brewkit invocation: sources from the user config file,
- * overridden per id by `--secret` flags. Values are read when the daemon asks, so a
- * token rotated between builds of a watch session is picked up.
+ * overridden per id by `--secret` flags. Values are read when a build names them, so a
+ * token rotated between builds of a watch session is picked up; every value read is
+ * taught to `redactor`, which hides it from what brewkit prints and writes.
  */
 export class SecretStore implements SecretReader {
   private readonly sources = new Map<string, SecretSource>();
   // Pipes (`src=<(pass show npm)`) can be read once only; their value is kept for later requests.
   private readonly onceOnly = new Map<string, Buffer>();
 
-  /** Later sources override earlier ones with the same id; `configFile` is named in hints. */
+  /** Later sources override earlier ones with the same id; `configFile` is named in hints; `redactor` learns every value read. */
   constructor(
     sources: Iterable<SecretSource>,
     private readonly env: NodeJS.ProcessEnv = process.env,
     readonly configFile: string | undefined = undefined,
+    readonly redactor: Redactor = new Redactor(),
   ) {
     for (const source of sources) this.sources.set(source.id, source);
   }
@@ -58,8 +61,14 @@ export class SecretStore implements SecretReader {
     return this.sources.get(id);
   }
 
-  /** Reads `id` now. Undefined: no source, unset variable, or missing file. */
+  /** Reads `id` now (and teaches its value to the redactor). Undefined: no source, unset variable, or missing file. */
   async read(id: string): Promise<Buffer | undefined> {
+    const value = await this.readSource(id);
+    if (value !== undefined) this.redactor.add(value);
+    return value;
+  }
+
+  private async readSource(id: string): Promise<Buffer | undefined> {
     const source = this.sources.get(id);
     if (source === undefined) return undefined;
     if (source.kind === "env") {
@@ -90,20 +99,26 @@ export class SecretStore implements SecretReader {
     return missing;
   }
 
-  /** Throws one UserInputError listing every required secret of `refs` without a value. */
+  /** Throws one UserInputError listing every required secret of `refs` without a value, and how to provide each. */
   assertAvailable(refs: Iterable<SecretRef>): void {
     const missing = this.missing(refs);
     if (missing.length === 0) return;
     const ids = missing.map((m) => `"${m.id}"`).join(", ");
     const lines = missing.map((m) => `  ${m.id}: ${m.problem}`).join("\n");
-    const first = missing[0]!.id;
-    const config = this.configFile ?? "the brewkit config file";
+    const optional = "a secret the build can do without is marked secret(id, target, { optional: true })";
+    const fixes = missing.map((m) => this.fix(m.id));
     throw new UserInputError("SECRETS_MISSING", `the build needs secret${missing.length > 1 ? "s" : ""} ${ids} but no value is available:\n${lines}`, {
-      hint:
-        `provide each with --secret id=${first},env=VARIABLE or --secret id=${first},src=FILE, ` +
-        `or add it to ${config}: { "secrets": { "${first}": { "env": "VARIABLE" } } }; ` +
-        `a secret the build can do without is marked secret(id, target, { optional: true })`,
+      hint: missing.length === 1 ? `provide it: ${fixes[0]}; ${optional}` : `provide each one:\n${missing.map((m, i) => `  ${m.id}: ${fixes[i]}`).join("\n")}\n${optional}`,
     });
+  }
+
+  // How to give `id` a value, from where it is expected now.
+  private fix(id: string): string {
+    const source = this.sources.get(id);
+    if (source?.kind === "env") return `set ${source.env}, or give --secret id=${id},src=FILE`;
+    if (source?.kind === "file") return `put the value in the file ${source.path}, or give --secret id=${id},env=VARIABLE`;
+    const config = this.configFile ?? "the brewkit config file";
+    return `--secret id=${id},env=VARIABLE or --secret id=${id},src=FILE, or add "${id}": { "env": "VARIABLE" } to "secrets" in ${config}`;
   }
 
   private problem(id: string): string | undefined {
@@ -129,6 +144,8 @@ export interface LoadSecretStoreOptions extends SecretFlagContext {
   flags?: readonly string[];
   /** The user config file; default `userConfigPath(env)`. */
   configFile?: string;
+  /** Learns every value read; default a new one (see `SecretStore.redactor`). */
+  redactor?: Redactor;
 }
 
 /** The store of one invocation: the user config file's secrets, overridden by `--secret` flags. */
@@ -138,7 +155,7 @@ export async function loadSecretStore(options: LoadSecretStoreOptions = {}): Pro
   // Flags first: a bad flag is reported even when the config file is broken too.
   const fromFlags = parseSecretFlags(options.flags ?? [], options);
   const fromConfig = await loadSecretsConfig(configFile);
-  return new SecretStore([...fromConfig, ...fromFlags], env, configFile);
+  return new SecretStore([...fromConfig, ...fromFlags], env, configFile, options.redactor);
 }
 
 function checkSize(source: SecretSource, bytes: number): void {

@@ -17,11 +17,13 @@ interface GetSecretResponse {
 
 /**
  * moby.buildkit.secrets.v1.Secrets: the daemon asks for a secret by id when a step
- * mounts it. Unknown or unset ids answer NOT_FOUND, which the daemon turns into
- * "secret not found" (fatal unless the mount is optional). Values go only into the
- * response: nothing here logs or echoes them.
+ * mounts it. Only the ids in `named` (those the build's targets name) are served: any
+ * other id answers NOT_FOUND without being read, even when the config file or a flag
+ * defines it, so a daemon cannot ask for more than the build uses. Unset ids answer
+ * NOT_FOUND too, which the daemon turns into "secret not found" (fatal unless the mount
+ * is optional). Values go only into the response: nothing here logs or echoes them.
  */
-export function secretsService(store: SecretReader): SessionService {
+export function secretsService(store: SecretReader, named: ReadonlySet<string>): SessionService {
   const requests = codecFor<GetSecretRequest>("moby.buildkit.secrets.v1.GetSecretRequest");
   const responses = codecFor<GetSecretResponse>("moby.buildkit.secrets.v1.GetSecretResponse");
 
@@ -32,6 +34,7 @@ export function secretsService(store: SecretReader): SessionService {
     } catch (err) {
       throw new StatusError(GrpcStatus.INVALID_ARGUMENT, `malformed GetSecretRequest: ${(err as Error).message}`);
     }
+    if (!named.has(id)) throw new StatusError(GrpcStatus.NOT_FOUND, `secret "${id}" is not named by any target of this build`);
     let data: Uint8Array | undefined;
     try {
       data = await store.read(id);

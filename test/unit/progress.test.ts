@@ -25,6 +25,16 @@ describe("ProgressTracker", () => {
     expect(tracker.all[0]!.logTail).toEqual(["hello", "wor"]);
   });
 
+  it("decodes a character whose bytes the daemon cut between two chunks", () => {
+    const tracker = new ProgressTracker();
+    tracker.update({ vertexes: [{ digest: "d", name: "n", started: ts(1) }] });
+    const bytes = new TextEncoder().encode("café ✓\n");
+    tracker.update({ logs: [{ vertex: "d", stream: 1, msg: bytes.subarray(0, 4) }] });
+    tracker.update({ logs: [{ vertex: "d", stream: 2, msg: new TextEncoder().encode("other stream\n") }] });
+    const lines = tracker.update({ logs: [{ vertex: "d", stream: 1, msg: bytes.subarray(4) }] });
+    expect(lines.map((e) => (e.kind === "log" ? e.line : ""))).toEqual(["café ✓"]);
+  });
+
   it("reports the failed step, not the ones cancelled because of it", () => {
     const tracker = new ProgressTracker();
     tracker.update({

@@ -310,6 +310,30 @@ describe("SecretStore", () => {
     expect(err.hint).toContain("--secret id=npm,src=FILE");
     expect(err.hint).toContain("/home/u/.brewkit/config.json");
   });
+
+  it("says how to provide each missing secret, from where each one is expected", () => {
+    const store = new SecretStore(
+      [
+        { kind: "env", id: "token", env: "GH_TOKEN", origin: "--secret id=token,env=GH_TOKEN" },
+        { kind: "file", id: "netrc", path: "/home/u/.netrc", origin: "/home/u/.brewkit/config.json" },
+      ],
+      {},
+      "/home/u/.brewkit/config.json",
+    );
+    const err = thrown(() =>
+      store.assertAvailable([
+        { id: "npm", optional: false },
+        { id: "token", optional: false },
+        { id: "netrc", optional: false },
+      ]),
+    );
+    const hint = err.hint!.split("\n");
+    expect(hint[0]).toBe("provide each one:");
+    expect(hint[1]).toBe(`  npm: --secret id=npm,env=VARIABLE or --secret id=npm,src=FILE, or add "npm": { "env": "VARIABLE" } to "secrets" in /home/u/.brewkit/config.json`);
+    expect(hint[2]).toBe("  token: set GH_TOKEN, or give --secret id=token,src=FILE");
+    expect(hint[3]).toBe("  netrc: put the value in the file /home/u/.netrc, or give --secret id=netrc,env=VARIABLE");
+    expect(hint[4]).toContain("optional: true");
+  });
 });
 
 describe("loadSecretStore", () => {

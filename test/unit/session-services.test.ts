@@ -267,21 +267,21 @@ describe("secretsService", () => {
 
   it("answers a known id with its bytes, read at request time", async () => {
     const env: NodeJS.ProcessEnv = {};
-    const { client } = await serve(secretsService(new SecretStore([{ kind: "env", id: "npm", env: "TOKEN", origin: "test" }], env)));
+    const { client } = await serve(secretsService(new SecretStore([{ kind: "env", id: "npm", env: "TOKEN", origin: "test" }], env), new Set(["npm"])));
     env.TOKEN = "s3cr\u00e9t";
     const response = await unary(client, getSecret, requests.encode({ ID: "npm", annotations: { a: "b" } }));
     expect(Buffer.from(responses.decode(response).data).toString("utf8")).toBe("s3cr\u00e9t");
   });
 
   it("answers an empty value with empty data", async () => {
-    const { client } = await serve(secretsService(new SecretStore([{ kind: "env", id: "e", env: "E", origin: "t" }], { E: "" })));
+    const { client } = await serve(secretsService(new SecretStore([{ kind: "env", id: "e", env: "E", origin: "t" }], { E: "" }), new Set(["e"])));
     const response = await unary(client, getSecret, requests.encode({ ID: "e" }));
     // proto3: empty bytes are not written, and read back as absent.
     expect(responses.decode(response).data ?? new Uint8Array()).toHaveLength(0);
   });
 
   it("answers NOT_FOUND for unknown ids and unset variables", async () => {
-    const { client } = await serve(secretsService(new SecretStore([{ kind: "env", id: "unset", env: "NOPE", origin: "t" }], {})));
+    const { client } = await serve(secretsService(new SecretStore([{ kind: "env", id: "unset", env: "NOPE", origin: "t" }], {}), new Set(["unknown", "unset"])));
     for (const id of ["unknown", "unset"]) {
       const err = await unaryError(client, getSecret, requests.encode({ ID: id }));
       expect(err.code).toBe(grpc.status.NOT_FOUND);
@@ -289,9 +289,29 @@ describe("secretsService", () => {
     }
   });
 
+  it("serves only the ids the build names: another id answers NOT_FOUND without being read, though the store defines it", async () => {
+    const reads: string[] = [];
+    const store = new SecretStore(
+      [
+        { kind: "env", id: "named", env: "NAMED", origin: "t" },
+        { kind: "env", id: "defined", env: "DEFINED", origin: "config.json" },
+      ],
+      { NAMED: "named-value", DEFINED: "defined-value" },
+    );
+    const reader: SecretReader = { read: (id) => (reads.push(id), store.read(id)) };
+    const { client } = await serve(secretsService(reader, new Set(["named"])));
+    const err = await unaryError(client, getSecret, requests.encode({ ID: "defined" }));
+    expect(err.code).toBe(grpc.status.NOT_FOUND);
+    expect(err.details).toBe(`secret "defined" is not named by any target of this build`);
+    expect(err.details).not.toContain("defined-value");
+    const response = await unary(client, getSecret, requests.encode({ ID: "named" }));
+    expect(Buffer.from(responses.decode(response).data).toString()).toBe("named-value");
+    expect(reads).toEqual(["named"]);
+  });
+
   it("refuses values over 500 KiB without echoing them", async () => {
     const big = "k".repeat(maxSecretBytes + 1);
-    const { client } = await serve(secretsService(new SecretStore([{ kind: "env", id: "big", env: "BIG", origin: "t" }], { BIG: big })));
+    const { client } = await serve(secretsService(new SecretStore([{ kind: "env", id: "big", env: "BIG", origin: "t" }], { BIG: big }), new Set(["big"])));
     const err = await unaryError(client, getSecret, requests.encode({ ID: "big" }));
     expect(err.code).toBe(grpc.status.FAILED_PRECONDITION);
     expect(err.details).toContain("larger than 500 KiB");
@@ -299,12 +319,12 @@ describe("secretsService", () => {
 
     // The cap holds for any reader, not only SecretStore.
     const reader: SecretReader = { read: async () => Buffer.alloc(maxSecretBytes + 1) };
-    const { client: other } = await serve(secretsService(reader));
+    const { client: other } = await serve(secretsService(reader, new Set(["x"])));
     expect((await unaryError(other, getSecret, requests.encode({ ID: "x" }))).code).toBe(grpc.status.FAILED_PRECONDITION);
   });
 
   it("reports a reader failure as INTERNAL", async () => {
-    const { client } = await serve(secretsService({ read: async () => Promise.reject(new Error("vault sealed")) }));
+    const { client } = await serve(secretsService({ read: async () => Promise.reject(new Error("vault sealed")) }, new Set(["x"])));
     const err = await unaryError(client, getSecret, requests.encode({ ID: "x" }));
     expect(err.code).toBe(grpc.status.INTERNAL);
     expect(err.details).toBe(`secret "x": vault sealed`);
@@ -320,7 +340,7 @@ describe("secretsService", () => {
       vi.spyOn(process.stderr, "write").mockImplementation((chunk) => (record(chunk), true)),
     ];
     try {
-      const { client } = await serve(secretsService(new SecretStore([{ kind: "env", id: "s", env: "S", origin: "t" }], { S: value })));
+      const { client } = await serve(secretsService(new SecretStore([{ kind: "env", id: "s", env: "S", origin: "t" }], { S: value }), new Set(["s", "other"])));
       const response = await unary(client, getSecret, requests.encode({ ID: "s" }));
       expect(Buffer.from(responses.decode(response).data).toString()).toBe(value);
       await unaryError(client, getSecret, requests.encode({ ID: "other" }));
