@@ -1,12 +1,23 @@
 #!/usr/bin/env bash
-# Installs everything brewkit needs on a Debian/Ubuntu machine: runc and busybox-static
-# (the examples' offline base image), the npm dependencies, and the pinned BuildKit
-# (buildkitd + buildctl, built with Go into ~/.brewkit/bin).
+# Installs everything brewkit needs on a Debian/Ubuntu machine: runc, the CNI plugins that
+# give each build step its own network, busybox-static (the examples' offline base image),
+# the npm dependencies, and the pinned BuildKit (buildkitd + buildctl, built with Go into
+# ~/.brewkit/bin).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The plugins BuildKit's bridge network runs, in one of the directories brewkit looks in.
+have_cni_plugins() {
+  local dir
+  for dir in /opt/cni/bin /usr/lib/cni; do
+    [ -x "$dir/bridge" ] && [ -x "$dir/loopback" ] && [ -x "$dir/host-local" ] && [ -x "$dir/firewall" ] && return 0
+  done
+  return 1
+}
+
 need=()
 command -v runc >/dev/null || need+=(runc)
+have_cni_plugins || need+=(containernetworking-plugins)
 dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
 command -v docker-registry >/dev/null || need+=(docker-registry)
 command -v ssh-agent >/dev/null || need+=(openssh-client)

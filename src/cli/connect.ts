@@ -1,8 +1,9 @@
 import { existsSync } from "node:fs";
 import { parseDaemonAddress, type TlsOptions } from "../client/address.ts";
 import { ControlClient } from "../client/control.ts";
-import { LocalDaemon } from "../daemon/local-daemon.ts";
+import { LocalDaemon, requireStepNetwork } from "../daemon/local-daemon.ts";
 import { defaultDaemonPaths } from "../daemon/paths.ts";
+import { DaemonError } from "../errors.ts";
 import type { Platform } from "../llb/index.ts";
 import { trace } from "../trace.ts";
 
@@ -53,7 +54,7 @@ export async function connectStartingLocalDaemon(options: Pick<ConnectOptions, "
   const daemon = new LocalDaemon(defaultDaemonPaths());
   const { started } = await daemon.start();
   if (started) options.log?.(`started buildkitd (${daemon.address})`);
-  return handshake(new ControlClient(parseDaemonAddress(daemon.address)));
+  return handshake(new ControlClient(parseDaemonAddress(daemon.address)), undefined, daemon);
 }
 
 /**
@@ -69,8 +70,9 @@ export async function connectIfUp(options: ConnectOptions, signal?: AbortSignal)
   const abandon = () => control.close();
   signal?.addEventListener("abort", abandon, { once: true });
   try {
-    return await handshake(control, local ? localAnswerMs : undefined);
+    return await handshake(control, local ? localAnswerMs : undefined, local);
   } catch (err) {
+    if (err instanceof DaemonError && err.code === "DAEMON_HOST_NETWORK") throw err;
     if (signal?.aborted || local) return undefined;
     throw err;
   } finally {
@@ -81,10 +83,12 @@ export async function connectIfUp(options: ConnectOptions, signal?: AbortSignal)
 // A running local daemon answers within this; past it, it is treated as not running.
 const localAnswerMs = 1_000;
 
-async function handshake(control: ControlClient, timeoutMs?: number): Promise<Connection> {
+/** Asks for the workers; for brewkit's own daemon (`local`), also checks that steps get their own network. */
+async function handshake(control: ControlClient, timeoutMs?: number, local?: LocalDaemon): Promise<Connection> {
   trace("first-request");
   try {
     const workers = await control.listWorkers(timeoutMs);
+    if (local) requireStepNetwork(workers[0], local);
     const first = workers[0]?.platforms?.[0];
     const architecture = first?.Architecture || "amd64";
     // The first platform is the worker's native one; keep its variant only where it selects an ABI (arm/v7).

@@ -18,7 +18,10 @@ export async function daemonCommand(action: string, options: { lines?: number })
       return 0;
     }
     case "stop": {
-      const { stopped } = await daemon.stop();
+      const { stopped, unrelatedPid } = await daemon.stop();
+      if (unrelatedPid !== undefined) {
+        process.stderr.write(`warning: ${paths.pidFile} named process ${unrelatedPid}, which is not this buildkitd: left it running and removed the pid file\n`);
+      }
       out(stopped ? "stopped buildkitd" : "buildkitd was not running");
       return 0;
     }
@@ -29,6 +32,8 @@ export async function daemonCommand(action: string, options: { lines?: number })
       if (status.pid) out(`pid:       ${status.pid}`);
       if (status.version) out(`version:   ${status.version}`);
       if (status.platforms?.length) out(`platforms: ${status.platforms.join(", ")}`);
+      if (status.network?.bridge) out(`network:   bridge ${status.network.bridge.bridgeName}, ${status.network.bridge.subnet}`);
+      else if (status.network) out(`network:   ${status.network.mode} (steps do not get a network of their own: restart the daemon)`);
       out(`state:     ${status.stateDir}`);
       out(`log:       ${status.logFile}`);
       return status.running ? 0 : 3;

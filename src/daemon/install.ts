@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { DaemonError } from "../errors.ts";
+import { findCniPlugins } from "./cni-plugins.ts";
 import { packageRoot } from "./paths.ts";
 import { findOnPath } from "./which.ts";
 
@@ -25,8 +26,9 @@ function run(command: string, args: string[], options: { cwd?: string; log: (lin
 }
 
 /**
- * Builds the pinned buildkitd and buildctl into `binDir` with Go, and installs runc
- * from the system's packages when it is missing (root only).
+ * Builds the pinned buildkitd and buildctl into `binDir` with Go, and installs runc and
+ * the CNI plugins of the steps' network from the system's packages when they are
+ * missing (root only).
  */
 export async function installDaemon(binDir: string, log: (line: string) => void = console.error): Promise<void> {
   const go = findOnPath("go") ?? (existsSync("/usr/local/go/bin/go") ? "/usr/local/go/bin/go" : undefined);
@@ -40,12 +42,25 @@ export async function installDaemon(binDir: string, log: (line: string) => void 
   const ldflags = `-X github.com/moby/buildkit/version.Version=${version} -X github.com/moby/buildkit/version.Package=github.com/moby/buildkit`;
   await run(go, ["build", "-trimpath", "-ldflags", ldflags, "-o", binDir + path.sep,
     "github.com/moby/buildkit/cmd/buildkitd", "github.com/moby/buildkit/cmd/buildctl"], { cwd: packageRoot, log });
-  if (!findOnPath("runc") && !findOnPath("buildkit-runc")) {
+  const missing: Array<{ name: string; why: string }> = [];
+  if (!findOnPath("runc") && !findOnPath("buildkit-runc")) missing.push({ name: "runc", why: "buildkitd needs it to run steps" });
+  if (!hasCniPlugins(binDir)) missing.push({ name: "containernetworking-plugins", why: "they give each step its own network" });
+  if (missing.length) {
+    const names = missing.map((m) => m.name);
     if (process.getuid?.() === 0 && findOnPath("apt-get")) {
-      await run("apt-get", ["install", "-y", "-q", "runc"], { log });
+      await run("apt-get", ["install", "-y", "-q", ...names], { log });
     } else {
-      log("warning: runc is not installed; buildkitd needs it to run steps (Debian/Ubuntu: apt-get install runc)");
+      for (const m of missing) log(`warning: ${m.name} is not installed; ${m.why} (Debian/Ubuntu: apt-get install ${m.name})`);
     }
   }
   log(`installed buildkitd and buildctl ${version} into ${binDir}`);
+}
+
+function hasCniPlugins(binDir: string): boolean {
+  try {
+    findCniPlugins([binDir, process.env.PATH ?? ""].join(path.delimiter));
+    return true;
+  } catch {
+    return false;
+  }
 }

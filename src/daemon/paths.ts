@@ -24,8 +24,12 @@ export interface DaemonPaths {
   pidFile: string;
   /** stdout and stderr of the daemon. */
   logFile: string;
-  /** buildkitd.toml passed to the daemon, when present. */
+  /** The user's buildkitd.toml for the daemon, when present. */
   configFile: string;
+  /** What the daemon is started with: `configFile` plus the daemon's bridge network. */
+  effectiveConfigFile: string;
+  /** The random name of the lock held while the daemon starts or stops. */
+  lockNameFile: string;
 }
 
 /** The paths of a managed daemon living in `dir`, with binaries from `binDir`. */
@@ -38,6 +42,8 @@ export function daemonPaths(dir: string, binDir: string): DaemonPaths {
     pidFile: path.join(dir, "buildkitd.pid"),
     logFile: path.join(dir, "buildkitd.log"),
     configFile: path.join(dir, "buildkitd.toml"),
+    effectiveConfigFile: path.join(dir, "buildkitd.effective.toml"),
+    lockNameFile: path.join(dir, "lock-name"),
   };
 }
 

@@ -21,7 +21,8 @@ declare module "vitest" {
 /**
  * Starts a local registry with the test images and a private buildkitd for the suite
  * (or uses BUILDKIT_HOST). If anything cannot start, this throws and every test fails:
- * end-to-end tests never skip.
+ * end-to-end tests never skip. The suite's daemon is started as brewkit starts its own
+ * (each step on the daemon's own bridge network), so the tests exercise that setup.
  *
  * The daemon pulls Docker Hub images through the registry (a `docker.io` mirror in its
  * buildkitd.toml), so tests can name `busybox` offline. An external daemon
