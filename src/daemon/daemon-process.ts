@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
+export { processAlive } from "../processes.ts";
 
 /**
  * True when `argv` is the command line of a buildkitd (run directly, or under rootlesskit)
@@ -41,13 +42,3 @@ export function findDaemonProcesses(address: string): number[] {
     .filter((pid) => pid !== process.pid && isDaemonProcess(pid, address));
 }
 
-/** True while process `pid` exists (a zombie included). */
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: it exists but belongs to another user.
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { promises as fsp, readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import path from "node:path";
+import { processAlive } from "../processes.ts";
 import { setTimeout as sleep } from "node:timers/promises";
 import { FileSyncIOError, TransferAbortedError } from "./errors.ts";
 
@@ -30,21 +31,12 @@ function currentBoot(): string | undefined {
   return bootId;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 /** True when the process named by `holder` cannot hold the lock any more. */
 function isStale(holder: Holder | undefined): boolean {
   if (!holder) return true;
   if (holder.host !== hostname()) return false;
   if (holder.boot !== undefined && currentBoot() !== undefined && holder.boot !== currentBoot()) return true;
-  return !alive(holder.pid);
+  return !processAlive(holder.pid);
 }
 
 async function readHolder(file: string): Promise<Holder | undefined | "gone"> {
@@ -140,7 +132,7 @@ async function removeDeadDrafts(file: string): Promise<void> {
   const prefix = `${path.basename(file)}.`;
   for (const name of await fsp.readdir(path.dirname(file)).catch(() => [] as string[])) {
     const pid = name.startsWith(prefix) ? Number(/^(\d+)-/.exec(name.slice(prefix.length))?.[1]) : NaN;
-    if (Number.isInteger(pid) && pid !== process.pid && !alive(pid)) await fsp.rm(path.join(path.dirname(file), name), { force: true });
+    if (Number.isInteger(pid) && pid !== process.pid && !processAlive(pid)) await fsp.rm(path.join(path.dirname(file), name), { force: true });
   }
 }
 

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { promises as fsp } from "node:fs";
 import path from "node:path";
+import { processAlive } from "../processes.ts";
 import { resolveDestination } from "./destination.ts";
 import { FileSyncIOError, FileSyncPathError } from "./errors.ts";
 import { exportLockName, withExportLock } from "./export-lock.ts";
@@ -61,6 +62,9 @@ export interface StagingOptions {
 const stagingMarker = ".brewkit-export-";
 const backupMarker = ".brewkit-replaced-";
 
+/** Exclude patterns for brewkit's own transient entries: a run never uploads another run's half-written export. */
+export const transientExportPatterns: readonly string[] = [`**/*${stagingMarker}*`, `**/*${backupMarker}*`, `**/${exportLockName}*`];
+
 /** True for the name of a staging directory, a set-aside entry or the export lock: brewkit's, not the user's. */
 export function isTransientExportName(name: string): boolean {
   return name.includes(stagingMarker) || name.includes(backupMarker) || name.startsWith(exportLockName);
@@ -72,21 +76,12 @@ function ownerPid(name: string, marker: string): number | undefined {
   return match ? Number(match[1]) : undefined;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 /** Removes staging dirs and set-aside entries in `dir` left by runs that died before cleaning up. */
 async function removeLeftovers(dir: string): Promise<void> {
   const names = await fsp.readdir(dir).catch(() => [] as string[]);
   for (const name of names) {
     const pid = ownerPid(name, stagingMarker) ?? ownerPid(name, backupMarker);
-    if (pid !== undefined && pid !== process.pid && !alive(pid)) await removeTree(path.join(dir, name)).catch(() => undefined);
+    if (pid !== undefined && pid !== process.pid && !processAlive(pid)) await removeTree(path.join(dir, name)).catch(() => undefined);
   }
 }
 

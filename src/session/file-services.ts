@@ -1,4 +1,5 @@
 import { receiveDirectory, sendDirectory } from "../filesync/index.ts";
+import { transientExportPatterns } from "../filesync/staging.ts";
 import { GrpcStatus } from "../grpc/wire.ts";
 import type { ServerStreamCall } from "./grpc-server.ts";
 import type { SessionService } from "./services.ts";
@@ -61,7 +62,7 @@ export function fileSyncService(dirs: ReadonlyMap<string, LocalDir>, stats: Tran
     sendDirectory(call, {
       root: dir.root,
       includePatterns: dir.includePatterns,
-      excludePatterns: dir.excludePatterns,
+      excludePatterns: [...(dir.excludePatterns ?? []), ...transientExportPatterns],
       followPaths: dir.followPaths,
       signal,
       onFileSent: (path, bytes) => {

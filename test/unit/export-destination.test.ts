@@ -183,3 +183,15 @@ describe("leftovers of killed runs", () => {
     expect(await fsp.readdir(path.join(project, "dist"))).toEqual(["app"]);
   });
 });
+
+describe("uploads", () => {
+  it("never include another run's staging dirs, set-aside entries or export lock", async () => {
+    const { walkDirectory } = await import("../../src/filesync/index.ts");
+    const { transientExportPatterns } = await import("../../src/filesync/staging.ts");
+    for (const dir of [".dist.brewkit-export-12-abc", "dist/.app.brewkit-replaced-12-0011aabb", "src"]) await fsp.mkdir(path.join(project, dir), { recursive: true });
+    for (const file of [".dist.brewkit-export-12-abc/half", exportLockName, `${exportLockName}.12-ab`, "src/keep", "dist/app"]) await fsp.writeFile(path.join(project, file), "x");
+    const listed: string[] = [];
+    for await (const entry of walkDirectory(project, { excludePatterns: transientExportPatterns })) listed.push(entry.stat.path);
+    expect(listed).toEqual(["dist", "dist/app", "src", "src/keep"]);
+  });
+});
