@@ -1,5 +1,5 @@
 import type { ControlClient } from "../client/control.ts";
-import { compileTarget, compileVariable, imageConfigKey, phasesOf, type CompiledTarget, type CompiledLocalDir, type CompileOptions } from "../compile/index.ts";
+import { compileTarget, compileVariable, imageConfigKey, phasesOf, type CompiledJob, type CompiledTarget, type CompiledLocalDir, type CompileOptions } from "../compile/index.ts";
 import { formatPlatform, type Platform } from "../llb/index.ts";
 import type { Variable } from "../model/index.ts";
 import { everyPlannedTarget, type Plan } from "../plan/index.ts";
@@ -12,6 +12,7 @@ import { sshAgentSockets, sshService } from "../session/ssh-service.ts";
 import type { SessionService } from "../session/services.ts";
 import { withGatewayBuild } from "../solve/gateway-build.ts";
 import { mergeByTarget, solveWaves, type SolveResult } from "../solve/index.ts";
+import { missingArtifact } from "./failures.ts";
 import { variableRounds } from "./variables.ts";
 
 /** What a build needs besides the plan. */
@@ -105,9 +106,8 @@ export async function buildPlan(control: ControlClient, plan: Plan, options: Bui
   // Secrets and agents are checked before anything reaches the daemon.
   const services = sessionServices(plan, options);
   const prepared = await prepareBuild(control, plan, options);
-  const jobs = prepared.waves.map((wave) =>
-    wave.map((compiled) => phasesOf(compiled).map((phase) => phase.map((job) => ({ ...job, services, entitlements: job.requirements.entitlements })))),
-  );
+  const solveJob = (job: CompiledJob) => ({ ...job, services, entitlements: job.requirements.entitlements, explainFailure: job.output && missingArtifact(plan, job.name, job.output) });
+  const jobs = prepared.waves.map((wave) => wave.map((compiled) => phasesOf(compiled).map((phase) => phase.map(solveJob))));
   const results = await solveWaves(control, jobs, { sharedKey: options.sharedKey, onEvent: options.onEvent, onStatus: options.onStatus, signal: options.signal });
   return { results: mergeByTarget(results), prepared };
 }

@@ -22,6 +22,8 @@ export interface SolveJob {
   entitlements?: string[];
   /** Extra session services (secrets, ssh, ...). */
   services?: SessionService[];
+  /** Says what a failed step means for this job, when the caller knows better than the step's own error. */
+  explainFailure?: (failed: VertexState) => Error | undefined;
 }
 
 /** Settings shared by every Solve of a run; the listeners hear about every job. */
@@ -74,7 +76,7 @@ export async function solveJob(control: ControlClient, job: SolveJob, options: S
   } catch (err) {
     abort.abort();
     await Promise.race([statusDone, new Promise((r) => setTimeout(r, 1_000).unref())]);
-    throw buildFailure(job.name, err, tracker, options.signal?.aborted === true);
+    throw buildFailure(job, err, tracker, options.signal?.aborted === true);
   } finally {
     options.signal?.removeEventListener("abort", onAbort);
     abort.abort();
@@ -96,10 +98,11 @@ export async function solveWaves(control: ControlClient, waves: TargetPhases[][]
   return results;
 }
 
-function buildFailure(target: string, err: unknown, tracker: ProgressTracker, cancelled: boolean): Error {
+function buildFailure(job: SolveJob, err: unknown, tracker: ProgressTracker, cancelled: boolean): Error {
+  const target = job.name;
   if (cancelled) return new BuildError("CANCELLED", `build of target "${target}" was cancelled`, { context: { target }, cause: err });
   const failed = tracker.failed();
-  if (failed) return stepFailedError(`target "${target}"`, failed, err, { target });
+  if (failed) return job.explainFailure?.(failed) ?? stepFailedError(`target "${target}"`, failed, err, { target });
   const message = err instanceof Error ? err.message : String(err);
   const entitlement = /(network\.host|security\.insecure)[^\n]* is not allowed|is not allowed[^\n]*(network\.host|security\.insecure)/.exec(message);
   if (entitlement) {
