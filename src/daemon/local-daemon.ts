@@ -43,7 +43,7 @@ export class LocalDaemon {
   /** True when a daemon answers on the socket. */
   async isRunning(): Promise<boolean> {
     if (!existsSync(this.paths.socket)) return false;
-    const control = new ControlClient(parseDaemonAddress(this.address));
+    const control = new ControlClient(parseDaemonAddress(this.address, undefined, "brewkit"));
     try {
       await control.listWorkers(1_000);
       return true;
@@ -141,7 +141,7 @@ export class LocalDaemon {
   async status(): Promise<DaemonStatus> {
     const base = { address: this.address, stateDir: this.paths.root, logFile: this.paths.logFile, pid: this.readPid() };
     if (!(await this.isRunning())) return { ...base, running: false, pid: undefined };
-    const control = new ControlClient(parseDaemonAddress(this.address));
+    const control = new ControlClient(parseDaemonAddress(this.address, undefined, "brewkit"));
     try {
       const [info, workers] = await Promise.all([control.info(), control.listWorkers()]);
       const platforms = (workers[0]?.platforms ?? []).map((p) => [p.OS, p.Architecture, p.Variant].filter(Boolean).join("/"));
