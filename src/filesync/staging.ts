@@ -38,6 +38,26 @@ export async function removeTree(p: string): Promise<void> {
   }
 }
 
+// A name of a file system entry is at most 255 bytes. The names brewkit makes beside an
+// entry carry the entry's name, cut short so they never exceed it.
+const maxNameBytes = 255;
+
+/** `name` cut to at most `bytes` bytes of UTF-8, never inside a character. */
+function truncateName(name: string, bytes: number): string {
+  if (Buffer.byteLength(name) <= bytes) return name;
+  let out = "";
+  for (const ch of name) {
+    if (Buffer.byteLength(out + ch) > bytes) break;
+    out += ch;
+  }
+  return out;
+}
+
+/** A hidden name beside `name`: `.<name><suffix>`, within the limit of one name. */
+function besideName(name: string, suffix: string): string {
+  return `.${truncateName(name, maxNameBytes - 1 - Buffer.byteLength(suffix))}${suffix}`;
+}
+
 interface Move {
   name: string;
   backup: string | undefined;
@@ -78,7 +98,8 @@ export class Staging {
       const parentStat = await fsp.stat(parent);
       // Renames only stay atomic within one file system: when dest is a mount
       // point, stage inside it instead of beside it.
-      const base = destStat && destStat.dev !== parentStat.dev ? path.join(dest, ".brewkit-export-") : path.join(parent, `.${path.basename(dest)}.brewkit-export-`);
+      // mkdtemp adds six characters to the prefix.
+      const base = destStat && destStat.dev !== parentStat.dev ? path.join(dest, ".brewkit-export-") : path.join(parent, besideName(path.basename(dest), ".brewkit-export-XXXXXX").slice(0, -6));
       const root = await fsp.mkdtemp(base);
       return new Staging(root, dest, destStat !== undefined);
     } catch (err) {
@@ -106,7 +127,7 @@ export class Staging {
         if (await exists(target)) {
           // Set aside within dest itself: a rename in the same directory needs no
           // write permission on a directory being moved.
-          move.backup = path.join(this.dest, `.${name}.brewkit-replaced-${randomBytes(4).toString("hex")}`);
+          move.backup = path.join(this.dest, besideName(name, `.brewkit-replaced-${randomBytes(4).toString("hex")}`));
           await fsp.rename(target, move.backup);
         }
         await fsp.rename(path.join(this.root, name), target);

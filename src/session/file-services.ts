@@ -24,6 +24,13 @@ export interface LocalExportTarget {
   incremental?: boolean;
 }
 
+/** An export that could not be written to its host directory. */
+export interface ExportFailure {
+  /** The host directory it was meant for. */
+  dest: string;
+  error: unknown;
+}
+
 /** What moved over the session, for progress and tests. */
 export interface TransferStats {
   /** Files whose content the daemon asked for, per local dir name. */
@@ -82,9 +89,10 @@ export function fileSyncService(dirs: ReadonlyMap<string, LocalDir>, stats: Tran
 /**
  * moby.filesync.v1.FileSend: the daemon pushes `local` exports, routed by exporter index.
  * Each export still being moved into place is added to `inFlight`: the daemon may
- * consider an export done before brewkit has finished writing it.
+ * consider an export done before brewkit has finished writing it. Exports that fail on
+ * this side are added to `failures` before the daemon hears of them.
  */
-export function fileSendService(targets: ReadonlyMap<number, LocalExportTarget>, stats: TransferStats, signal: AbortSignal, inFlight: Set<Promise<unknown>>): SessionService {
+export function fileSendService(targets: ReadonlyMap<number, LocalExportTarget>, stats: TransferStats, signal: AbortSignal, inFlight: Set<Promise<unknown>>, failures: ExportFailure[]): SessionService {
   const diffCopy = (call: ServerStreamCall) => {
     const id = Number(call.metadata.get("buildkit-attachable-exporter-id")[0] ?? "0");
     const target = targets.get(id);
@@ -98,7 +106,10 @@ export function fileSendService(targets: ReadonlyMap<number, LocalExportTarget>,
         stats.bytesReceived += result.bytes;
         call.end();
       },
-      (err: unknown) => call.fail(GrpcStatus.UNKNOWN, `exporting to ${target.dest}: ${(err as Error).message}`),
+      (err: unknown) => {
+        failures.push({ dest: target.dest, error: err });
+        call.fail(GrpcStatus.UNKNOWN, `exporting to ${target.dest}: ${(err as Error).message}`);
+      },
     );
   };
   return { methods: { "/moby.filesync.v1.FileSend/DiffCopy": streamMethod(diffCopy) } };

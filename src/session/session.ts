@@ -1,7 +1,7 @@
 import type { ControlClient } from "../client/control.ts";
 import type { GrpcCall } from "../client/grpc-connection.ts";
 import { healthService } from "./health.ts";
-import type { LocalDir, LocalExportTarget, TransferStats } from "./file-services.ts";
+import type { ExportFailure, LocalDir, LocalExportTarget, TransferStats } from "./file-services.ts";
 import { emptyTransferStats, fileSendService, fileSyncService } from "./file-services.ts";
 import type { SessionService } from "./services.ts";
 import { SessionGrpcServer } from "./grpc-server.ts";
@@ -36,13 +36,15 @@ export class BuildSession {
   private call: GrpcCall | undefined;
   private readonly methods = new Map<string, MethodHandler>();
   private readonly exportsInFlight = new Set<Promise<unknown>>();
+  /** Exports this side failed to write (the daemon only hears that they failed). */
+  readonly exportFailures: ExportFailure[] = [];
 
   constructor(private readonly options: SessionOptions) {
     const signal = this.abort.signal;
     const services = [
       healthService(),
       fileSyncService(options.localDirs ?? new Map(), this.stats, signal),
-      fileSendService(options.exports ?? new Map(), this.stats, signal, this.exportsInFlight),
+      fileSendService(options.exports ?? new Map(), this.stats, signal, this.exportsInFlight, this.exportFailures),
       ...(options.services ?? []),
     ];
     for (const service of services) {

@@ -6,6 +6,7 @@ import type { LocalDir, LocalExportTarget, TransferStats } from "../session/file
 import { newId } from "../session/ids.ts";
 import { BuildSession } from "../session/session.ts";
 import { trace } from "../trace.ts";
+import { exportWriteError } from "./export-failure.ts";
 import { followStatus, stepFailedError, type StatusListeners } from "./status.ts";
 import type { SessionService } from "../session/services.ts";
 
@@ -76,7 +77,9 @@ export async function solveJob(control: ControlClient, job: SolveJob, options: S
   } catch (err) {
     abort.abort();
     await Promise.race([statusDone, new Promise((r) => setTimeout(r, 1_000).unref())]);
-    throw buildFailure(job, err, tracker, options.signal?.aborted === true);
+    // A failure to write an export here is this machine's, whatever the daemon made of it.
+    const exportFailure = session.exportFailures[0];
+    throw exportFailure && !options.signal?.aborted ? exportWriteError(job.name, exportFailure) : buildFailure(job, err, tracker, options.signal?.aborted === true);
   } finally {
     options.signal?.removeEventListener("abort", onAbort);
     abort.abort();
