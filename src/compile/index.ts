@@ -7,7 +7,7 @@ import type { CollectedOutput, CompiledExport, CompiledJob, CompiledLocalDir, Co
 
 export type * from "./types.ts";
 export { imageConfigKey } from "./target-compiler.ts";
-export { compileCacheExport, compileCacheImport, type CacheTransfer, type CacheTransferOptions } from "./cache-transfer.ts";
+export { busyboxTool, compileCacheExport, compileCacheImport, type CacheTransfer, type CacheTransferOptions, type CopyTool } from "./cache-transfer.ts";
 
 /** The final LLB state of a target and the host dirs it reads, e.g. as the tool of a cache transfer. */
 export function targetState(plan: Plan, name: string, options: CompileOptions): { state: State; localDirs: Map<string, CompiledLocalDir> } {
