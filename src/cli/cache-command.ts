@@ -28,8 +28,8 @@ export interface CacheOptions extends ConnectFlags {
 
 /** What runs the copy: a target of the config, an image, or (needing no registry) this machine's static busybox. */
 async function copyTool(control: ControlClient, platform: Platform, options: CacheOptions, action: string, runId: string): Promise<CopyTool> {
-  if (options.image) return { state: image(options.image), localDirs: new Map() };
   if (!options.target) {
+    if (options.image) return { state: image(options.image), localDirs: new Map() };
     const busybox = hostBusybox(platform, `cache ${action}`);
     return busyboxTool(busybox.dir, busybox.name);
   }
