@@ -86,7 +86,9 @@ function checkTlsFiles(tls: TlsOptions, options: SecureClientSessionOptions): vo
     try {
       createSecureContext(what);
     } catch (err) {
-      throw new UserInputError(code, problem((err as Error).message), { hint, cause: err });
+      // "error:0480006C:PEM routines::no start line": the reason, without OpenSSL's codes.
+      const message = (err as Error).message;
+      throw new UserInputError(code, problem(/^error:[0-9A-F]+:[^:]*:[^:]*:(.+)$/i.exec(message)?.[1] ?? message), { hint, cause: err });
     }
   };
   const pemHint = "pass PEM files (text that starts with -----BEGIN ...-----), as made by openssl";

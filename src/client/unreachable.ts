@@ -13,13 +13,13 @@ const nameFlag = "--tlsservername (or BUILDKIT_TLS_SERVER_NAME)";
 
 // What the daemon's TLS alerts mean for the client certificate (RFC 8446 §6.2), as
 // OpenSSL spells them: "…:SSL routines:ssl3_read_bytes:tlsv1 alert unknown ca:…".
-const alerts: Array<[RegExp, (address: DaemonAddress) => ConnectionFailure]> = [
-  [/alert certificate required/, () => ({ reason: "the daemon requires a client certificate, and none was given", hint: `pass a client certificate signed by the daemon's CA with ${certFlags}` })],
-  [/alert unknown ca/, () => ({ reason: "the daemon does not trust the client certificate: no CA it accepts signed it", hint: `pass a client certificate signed by the CA the daemon trusts with ${certFlags}` })],
-  [/alert certificate expired/, () => ({ reason: "the daemon refused the client certificate: it has expired", hint: `renew the client certificate given with ${certFlags}` })],
-  [/alert certificate revoked/, () => ({ reason: "the daemon refused the client certificate: it was revoked", hint: `pass a valid client certificate with ${certFlags}` })],
-  [/alert (?:bad certificate|unsupported certificate|certificate unknown)/, () => ({ reason: "the daemon refused the client certificate", hint: `pass a certificate made for client authentication (extendedKeyUsage clientAuth) and signed by the daemon's CA with ${certFlags}` })],
-  [/alert (?:handshake failure|protocol version|insufficient security)/, () => ({ reason: "the daemon refused the TLS handshake: the two sides share no TLS version or cipher", hint: "check the TLS settings of the daemon" })],
+const alerts: Array<[RegExp, ConnectionFailure]> = [
+  [/alert certificate required/, { reason: "the daemon requires a client certificate, and none was given", hint: `pass a client certificate signed by the daemon's CA with ${certFlags}` }],
+  [/alert unknown ca/, { reason: "the daemon does not trust the client certificate: no CA it accepts signed it", hint: `pass a client certificate signed by the CA the daemon trusts with ${certFlags}` }],
+  [/alert certificate expired/, { reason: "the daemon refused the client certificate: it has expired", hint: `renew the client certificate given with ${certFlags}` }],
+  [/alert certificate revoked/, { reason: "the daemon refused the client certificate: it was revoked", hint: `pass a valid client certificate with ${certFlags}` }],
+  [/alert (?:bad certificate|unsupported certificate|certificate unknown)/, { reason: "the daemon refused the client certificate", hint: `pass a certificate made for client authentication (extendedKeyUsage clientAuth) and signed by the daemon's CA with ${certFlags}` }],
+  [/alert (?:handshake failure|protocol version|insufficient security)/, { reason: "the daemon refused the TLS handshake: the two sides share no TLS version or cipher", hint: "check the TLS settings of the daemon" }],
 ];
 
 /**
@@ -33,7 +33,7 @@ export function explainConnectionFailure(details: string, address: DaemonAddress
   const check = address.origin === "brewkit"
     ? "start it with `brewkit daemon start`, or point --addr / BUILDKIT_HOST at a running buildkitd"
     : `check that a buildkitd runs and listens at ${address.raw}${where}, or fix the address`;
-  for (const [pattern, explain] of alerts) if (pattern.test(details)) return explain(address);
+  for (const [pattern, failure] of alerts) if (pattern.test(details)) return failure;
   if (/unable to verify the first certificate|unable to get local issuer certificate|self[- ]signed certificate|certificate signature failure/i.test(details)) {
     return {
       reason: `brewkit does not trust the daemon's certificate: ${address.tls?.caCert ? `the CA in ${address.tls.caCert} did not sign it` : "no CA was given, and no CA of this system signed it"}`,
@@ -59,7 +59,7 @@ export function explainConnectionFailure(details: string, address: DaemonAddress
   if (/EACCES|EPERM/.test(details)) return { reason: "permission denied on the daemon's socket", hint: "run as a user allowed to use the socket (buildkitd --group gives a group access)" };
   if (/ENOTFOUND|EAI_AGAIN/.test(details)) return { reason: "the host name does not resolve", hint: `fix the host in ${address.raw}${where}` };
   if (/ETIMEDOUT|EHOSTUNREACH|ENETUNREACH/.test(details)) return { reason: "the host cannot be reached", hint: check };
-  if (/closed the stream without a status/.test(details) && address.target.startsWith("unix://") === false && !usesTls) {
+  if (/closed the stream without a status/.test(details) && !address.target.startsWith("unix://") && !usesTls) {
     return { reason: "the daemon closed the connection without answering", hint: `if it requires TLS, pass ${caFlag}, and ${certFlags} for a client certificate; otherwise ${check}` };
   }
   // OpenSSL's own text ("80BC…:error:0A000418:SSL routines:ssl3_read_bytes:<reason>:../ssl/…") without its codes.

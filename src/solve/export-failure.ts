@@ -1,4 +1,4 @@
-import { BrewkitError, HostError, ProtocolError } from "../errors.ts";
+import { BrewkitError, HostError } from "../errors.ts";
 import type { ExportFailure } from "../session/file-services.ts";
 
 // Linux's limits: NAME_MAX bytes for one name, PATH_MAX for a whole path.
@@ -33,12 +33,12 @@ function tooLong(file: string | undefined): string {
 export function exportWriteError(target: string, failure: ExportFailure): Error {
   const { dest, error } = failure;
   const errno = errnoOf(error);
-  if (!errno) {
-    if (error instanceof ProtocolError || error instanceof BrewkitError) return error;
-    return new HostError("EXPORT_FAILED", `target "${target}": cannot write its output to ${dest}: ${error instanceof Error ? error.message : String(error)}`, { context: { target }, cause: error });
-  }
+  // brewkit's own errors (an unsafe path in the stream, a destination that is a file) say it best.
+  if (!errno && error instanceof BrewkitError) return error;
   const where = `target "${target}": cannot write its output to ${dest}: `;
   const elsewhere = "or write the output elsewhere (output.local)";
+  const message = error instanceof Error ? error.message : String(error);
+  if (!errno) return new HostError("EXPORT_FAILED", `${where}${message}`, { context: { target }, hint: `check ${dest} on this machine, ${elsewhere}`, cause: error });
   const known: Record<string, [reason: string, hint: string]> = {
     ENOSPC: ["the file system is full (no space left on device)", `free space on the file system that holds ${dest}, ${elsewhere}`],
     EDQUOT: ["your disk quota is used up", `free space within your quota, ${elsewhere}`],
@@ -47,6 +47,6 @@ export function exportWriteError(target: string, failure: ExportFailure): Error 
     EPERM: [`operation not permitted${errno.path ? ` on ${errno.path}` : ""}`, `make ${dest} writable for this user, ${elsewhere}`],
     EROFS: ["the file system is read-only", "write the output elsewhere (output.local)"],
   };
-  const [reason, hint] = known[errno.code] ?? [`${errno.code}: ${error instanceof Error ? error.message : String(error)}`, `check ${dest} on this machine, ${elsewhere}`];
+  const [reason, hint] = known[errno.code] ?? [message, `check ${dest} on this machine, ${elsewhere}`];
   return new HostError(`EXPORT_${errno.code}`, `${where}${reason}`, { context: { target }, hint, cause: error });
 }

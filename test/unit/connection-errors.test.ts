@@ -98,6 +98,6 @@ describe("TLS files", () => {
     const notPem = path.join(dir, "not.pem");
     writeFileSync(notPem, "hello\n");
     expect(errorOf(() => parseDaemonAddress("tcp://127.0.0.1:1", { caCert: notPem })).message).toBe(`the CA certificate ${notPem} holds no PEM certificate`);
-    expect(errorOf(() => parseDaemonAddress("tcp://127.0.0.1:1", { cert: notPem, key: notPem })).message).toMatch(new RegExp(`^the client certificate ${notPem} cannot be used: `));
+    expect(errorOf(() => parseDaemonAddress("tcp://127.0.0.1:1", { cert: notPem, key: notPem })).message).toBe(`the client certificate ${notPem} cannot be used: no start line`);
   });
 });

@@ -1,12 +1,11 @@
 // The copy tool of `brewkit cache export|import`: this machine's static busybox, checked
 // before it is sent to the daemon, with what to do when it cannot serve.
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { hostBusybox, readElf } from "../../src/cli/host-busybox.ts";
 import { BrewkitError } from "../../src/errors.ts";
-import { readFileSync } from "node:fs";
 
 const amd64 = { OS: "linux", Architecture: "amd64" };
 const hostArchitecture = { x64: "amd64", arm64: "arm64" }[process.arch as "x64" | "arm64"];
