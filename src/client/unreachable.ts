@@ -59,8 +59,12 @@ export function explainConnectionFailure(details: string, address: DaemonAddress
   if (/EACCES|EPERM/.test(details)) return { reason: "permission denied on the daemon's socket", hint: "run as a user allowed to use the socket (buildkitd --group gives a group access)" };
   if (/ENOTFOUND|EAI_AGAIN/.test(details)) return { reason: "the host name does not resolve", hint: `fix the host in ${address.raw}${where}` };
   if (/ETIMEDOUT|EHOSTUNREACH|ENETUNREACH/.test(details)) return { reason: "the host cannot be reached", hint: check };
-  if (/closed the stream without a status/.test(details) && !address.target.startsWith("unix://") && !usesTls) {
+  const maybeTls = !address.target.startsWith("unix://") && !usesTls;
+  if (/closed the stream without a status/.test(details) && maybeTls) {
     return { reason: "the daemon closed the connection without answering", hint: `if it requires TLS, pass ${caFlag}, and ${certFlags} for a client certificate; otherwise ${check}` };
+  }
+  if (/^deadline exceeded$/.test(details)) {
+    return { reason: "something accepted the connection but did not answer in time", hint: maybeTls ? `if it is a daemon that requires TLS, pass ${caFlag}; otherwise ${check}` : check };
   }
   // OpenSSL's own text ("80BC…:error:0A000418:SSL routines:ssl3_read_bytes:<reason>:../ssl/…") without its codes.
   const openssl = /error:[0-9A-F]+:[^:]*routines:[^:]*:([^:]+):/.exec(details);

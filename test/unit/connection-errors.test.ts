@@ -36,6 +36,8 @@ describe("an unreachable daemon", () => {
     expect(explainConnectionFailure("connect EACCES /run/buildkit/buildkitd.sock", socket).reason).toBe("permission denied on the daemon's socket");
     expect(explainConnectionFailure("getaddrinfo ENOTFOUND buildkitd.invalid", tcp).reason).toBe("the host name does not resolve");
     expect(explainConnectionFailure("the daemon closed the stream without a status", tcp).hint).toMatch(/^if it requires TLS, pass --tlscacert/);
+    expect(explainConnectionFailure("deadline exceeded", tcp)).toEqual({ reason: "something accepted the connection but did not answer in time", hint: expect.stringContaining("--tlscacert") });
+    expect(explainConnectionFailure("deadline exceeded", socket).hint).toBe("check that a buildkitd runs and listens at unix:///run/buildkit/buildkitd.sock (--addr), or fix the address");
   });
 });
 
