@@ -25,8 +25,11 @@ export interface HostFs {
  */
 export function resolveHostPaths(plan: Plan, fs: HostFs): Plan {
   const replaced = new Map<PlannedTarget, PlannedTarget>();
+  // Most copies share one root, the project: it is resolved once.
+  const roots = new Map<string, string>();
+  const realRoot = (root: string) => roots.get(root) ?? roots.set(root, fs.realPath(root) ?? root).get(root)!;
   for (const t of everyPlannedTarget(plan)) {
-    const copies = t.copies.map((c, i) => (c.kind === "host" ? resolveHostCopy(plan, t, c, i, fs) : c));
+    const copies = t.copies.map((c, i) => (c.kind === "host" ? resolveHostCopy(plan, t, c, i, fs, realRoot(c.hostRoot)) : c));
     if (copies.some((c, i) => c !== t.copies[i])) replaced.set(t, withCopies(t, copies));
   }
   if (replaced.size === 0) return plan;
@@ -42,7 +45,7 @@ function withCopies(t: PlannedTarget, copies: PlannedCopy[]): PlannedTarget {
   return Object.defineProperties({}, { ...Object.getOwnPropertyDescriptors(t), copies: { value: copies, enumerable: true } }) as PlannedTarget;
 }
 
-function resolveHostCopy(plan: Plan, t: PlannedTarget, c: PlannedHostCopy, i: number, fs: HostFs): PlannedHostCopy {
+function resolveHostCopy(plan: Plan, t: PlannedTarget, c: PlannedHostCopy, i: number, fs: HostFs, realRoot: string): PlannedHostCopy {
   const source = c.srcPath === "." ? c.hostRoot : path.join(c.hostRoot, c.srcPath);
   const relative = path.relative(plan.projectDir, source) || ".";
   // Paths outside the project are shown (and suggested) absolute, as a user would write them.
@@ -57,7 +60,6 @@ function resolveHostCopy(plan: Plan, t: PlannedTarget, c: PlannedHostCopy, i: nu
     fail("COPY_SOURCE_MISSING", `copy source ${shown} does not exist${near ? ` (did you mean "${path.join(path.dirname(shown), near)}"?)` : ""}`, "create it, or fix the path (host paths are relative to the project directory)");
   }
   const real = fs.realPath(source);
-  const realRoot = fs.realPath(c.hostRoot) ?? c.hostRoot;
   if (real === undefined || real === (c.srcPath === "." ? realRoot : path.join(realRoot, c.srcPath))) return c;
   const inProject = c.hostRoot === plan.projectDir;
   if (inProject && !isInside(realRoot, real)) {
