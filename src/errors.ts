@@ -38,5 +38,8 @@ export class DaemonError extends BrewkitError {}
 /** A build ran and failed (a step exited non-zero, a file was missing, ...). */
 export class BuildError extends BrewkitError {}
 
+/** This machine could not do its part of a build: a full disk, a name too long, a permission. */
+export class HostError extends BrewkitError {}
+
 /** A protocol peer sent something brewkit cannot accept. */
 export class ProtocolError extends BrewkitError {}

@@ -1,5 +1,5 @@
 import type { ControlClient } from "../client/control.ts";
-import { compileTarget, compileVariable, imageConfigKey, phasesOf, type CompiledTarget, type CompiledLocalDir, type CompileOptions } from "../compile/index.ts";
+import { compileTarget, compileVariable, imageConfigKey, phasesOf, type CompiledJob, type CompiledTarget, type CompiledLocalDir, type CompileOptions } from "../compile/index.ts";
 import { formatPlatform, type Platform } from "../llb/index.ts";
 import type { Variable } from "../model/index.ts";
 import { everyPlannedTarget, type Plan } from "../plan/index.ts";
@@ -12,6 +12,7 @@ import { sshAgentSockets, sshService } from "../session/ssh-service.ts";
 import type { SessionService } from "../session/services.ts";
 import { withGatewayBuild } from "../solve/gateway-build.ts";
 import { mergeByTarget, solveWaves, type SolveResult } from "../solve/index.ts";
+import { missingArtifact } from "./failures.ts";
 import { variableRounds } from "./variables.ts";
 
 /** What a build needs besides the plan. */
@@ -142,9 +143,8 @@ export async function buildPlan(control: ControlClient, plan: Plan, options: Bui
   const redactor = options.secrets.redactor;
   const prepared = await prepareBuild(control, plan, { ...options, services, redactor });
   options.onExportDirs?.([...new Set(prepared.waves.flat().flatMap(phasesOf).flat().flatMap((job) => job.exports.map((e) => e.dest)))]);
-  const jobs = prepared.waves.map((wave) =>
-    wave.map((compiled) => phasesOf(compiled).map((phase) => phase.map((job) => ({ ...job, services, entitlements: job.requirements.entitlements })))),
-  );
+  const solveJob = (job: CompiledJob) => ({ ...job, services, entitlements: job.requirements.entitlements, explainFailure: job.output && missingArtifact(plan, job.name, job.output) });
+  const jobs = prepared.waves.map((wave) => wave.map((compiled) => phasesOf(compiled).map((phase) => phase.map(solveJob))));
   const listeners = { onEvent: options.onEvent, onStatus: options.onStatus, onWarning: options.onWarning, onExportWait: options.onExportWait, redactor };
   const results = await solveWaves(control, jobs, { sharedKey: options.sharedKey, ...listeners, signal: options.signal });
   return { results: mergeByTarget(results), prepared };

@@ -1,13 +1,14 @@
 import { existsSync, statSync } from "node:fs";
 import path from "node:path";
 import { prepareBuild } from "../build/index.ts";
-import { compileCacheExport, compileCacheImport, targetState, type CompiledLocalDir } from "../compile/index.ts";
+import { busyboxTool, compileCacheExport, compileCacheImport, targetState, type CopyTool } from "../compile/index.ts";
 import { UserInputError } from "../errors.ts";
-import { image, type Platform, type State } from "../llb/index.ts";
+import { image, type Platform } from "../llb/index.ts";
 import { newId } from "../session/ids.ts";
 import { solveJob } from "../solve/index.ts";
 import type { ControlClient } from "../client/control.ts";
 import { printDiskUsage, pruneCache } from "./cache-usage.ts";
+import { hostBusybox } from "./host-busybox.ts";
 import { progressOutput } from "./progress-mode.ts";
 import { connect, tlsFromFlags, type ConnectFlags } from "./connect.ts";
 import { loadProject, planProject } from "./project.ts";
@@ -17,16 +18,21 @@ import { projectSharedKey } from "./shared-key.ts";
 export interface CacheOptions extends ConnectFlags {
   config?: string;
   progress?: string;
-  /** Image that runs the copy (needs `sh` and `cp`). */
+  /** Image that runs the copy (needs `sh` and `cp`); by default, this machine's static busybox. */
   image?: string;
-  /** A target of the config that runs the copy instead of `image`. */
+  /** A target of the config that runs the copy (needs `sh` and `cp`). */
   target?: string;
   /** prune: every unused record, not only the ones the daemon would collect first. */
   all?: boolean;
 }
 
-async function toolState(control: ControlClient, platform: Platform, options: CacheOptions, runId: string): Promise<{ state: State; localDirs: Map<string, CompiledLocalDir> }> {
-  if (!options.target) return { state: image(options.image ?? "busybox"), localDirs: new Map() };
+/** What runs the copy: a target of the config, an image, or (needing no registry) this machine's static busybox. */
+async function copyTool(control: ControlClient, platform: Platform, options: CacheOptions, action: string, runId: string): Promise<CopyTool> {
+  if (!options.target) {
+    if (options.image) return { state: image(options.image), localDirs: new Map() };
+    const busybox = hostBusybox(platform, `cache ${action}`);
+    return busyboxTool(busybox.dir, busybox.name);
+  }
   const project = await loadProject(options);
   const plan = planProject(project, [options.target]);
   const name = plan.requested[0]!;
@@ -54,6 +60,9 @@ export async function cacheCommand(action: string, id: string | undefined, dir: 
     throw new UserInputError("UNKNOWN_CACHE_ACTION", `unknown cache action "${action}"`, { hint: "use `brewkit cache du`, `cache prune [--all]`, `cache export <id> <dir>` or `cache import <id> <dir>`" });
   }
   if (!id || !dir) throw new UserInputError("CACHE_ARGS", `\`brewkit cache ${action}\` needs a cache id and a host folder`, { hint: `e.g. brewkit cache ${action} go-mod .cache/go-mod` });
+  if (dir === "~" || dir.startsWith("~/")) {
+    throw new UserInputError("PATH_TILDE", `the folder ${dir} starts with "~", which brewkit does not expand to your home directory (only a shell does)`, { hint: `leave the path unquoted so that the shell expands it, or write it out, e.g. brewkit cache ${action} ${id} $HOME${dir.slice(1)}` });
+  }
   const hostDir = path.resolve(dir);
   if (action === "import" && !(existsSync(hostDir) && statSync(hostDir).isDirectory())) {
     throw new UserInputError("CACHE_IMPORT_DIR", `${hostDir} is not a folder`, { hint: "import from an existing folder, e.g. one written by `brewkit cache export`" });
@@ -63,9 +72,8 @@ export async function cacheCommand(action: string, id: string | undefined, dir: 
   try {
     const runId = newId();
     const progress = progressOutput(options.progress);
-    const tool = await toolState(control, platform, options, runId);
-    const transfer = action === "export" ? compileCacheExport(id, { tool: tool.state, platform, runId }) : compileCacheImport(id, hostDir, { tool: tool.state, platform, runId });
-    for (const [name, dir] of tool.localDirs) transfer.localDirs.set(name, dir);
+    const tool = await copyTool(control, platform, options, action, runId);
+    const transfer = action === "export" ? compileCacheExport(id, { tool, platform, runId }) : compileCacheImport(id, hostDir, { tool, platform, runId });
     const result = await solveJob(
       control,
       { name: `cache ${action}`, definition: transfer.definition, localDirs: transfer.localDirs, exports: action === "export" ? [{ dest: hostDir, incremental: true }] : [] },

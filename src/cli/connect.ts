@@ -54,7 +54,7 @@ export async function connectStartingLocalDaemon(options: Pick<ConnectOptions, "
   const daemon = new LocalDaemon(defaultDaemonPaths());
   const { started } = await daemon.start();
   if (started) options.log?.(`started buildkitd (${daemon.address})`);
-  return handshake(new ControlClient(parseDaemonAddress(daemon.address)), undefined, daemon);
+  return handshake(new ControlClient(parseDaemonAddress(daemon.address, undefined, "brewkit")), undefined, daemon);
 }
 
 /**
@@ -66,7 +66,8 @@ export async function connectIfUp(options: ConnectOptions, signal?: AbortSignal)
   const explicit = (options.addr ?? process.env.BUILDKIT_HOST) || undefined;
   const local = explicit ? undefined : new LocalDaemon(defaultDaemonPaths());
   if (local && !existsSync(local.paths.socket)) return undefined;
-  const control = new ControlClient(parseDaemonAddress(explicit ?? local!.address, explicit ? options.tls : undefined));
+  const address = explicit ? parseDaemonAddress(explicit, options.tls, options.addr ? "--addr" : "BUILDKIT_HOST") : parseDaemonAddress(local!.address, undefined, "brewkit");
+  const control = new ControlClient(address);
   const abandon = () => control.close();
   signal?.addEventListener("abort", abandon, { once: true });
   try {

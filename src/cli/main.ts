@@ -58,8 +58,8 @@ cli
 cli
   .command("cache <action> [id] [dir]", "The daemon's cache: `cache du`, `cache prune [--all]`, `cache export <id> <dir>` (a cache mount to a host folder), `cache import <id> <dir>`")
   .option("--all", "prune: remove every unused record")
-  .option("--image <ref>", "Image that runs the copy; it needs sh and cp", { default: "busybox" })
-  .option("--target <name>", "Run the copy in this target of the config instead of --image")
+  .option("--image <ref>", "Image that runs the copy; it needs sh and cp (default: this machine's static busybox, so no registry is needed)")
+  .option("--target <name>", "Run the copy in this target of the config (it needs sh and cp)")
   .option("--progress <mode>", "Progress output: auto, plain or quiet", { default: "auto" })
   .action(async (action: string, id: string | undefined, dir: string | undefined, options) => (await import("./cache-command.ts")).cacheCommand(action, id, dir, options));
 

@@ -1,9 +1,9 @@
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync } from "node:fs";
 import path from "node:path";
 import { findConfigFile, loadConfig, type LoadedConfig } from "../config/index.ts";
 import { parseIgnoreFile } from "../ignore/index.ts";
 import { trace } from "../trace.ts";
-import { checkHostPaths, createPlan, type HostFs, type Plan } from "../plan/index.ts";
+import { createPlan, resolveHostPaths, type HostFs, type Plan } from "../plan/index.ts";
 
 /** Ignore files a project may have, the first one found wins. */
 const ignoreFileNames = [".brewkitignore", ".dockerignore"];
@@ -44,15 +44,28 @@ export const hostFs: HostFs = {
       return [];
     }
   },
+  realPath: (p) => {
+    try {
+      return realpathSync.native(p);
+    } catch {
+      return undefined;
+    }
+  },
+  readLink: (p) => {
+    try {
+      return lstatSync(p).isSymbolicLink() ? readlinkSync(p) : undefined;
+    } catch {
+      return undefined;
+    }
+  },
 };
 
-/** The validated plan for `names`, its host paths checked: nothing has reached the daemon yet. */
+/** The validated plan for `names`, its host paths checked and resolved: nothing has reached the daemon yet. */
 export function planProject(project: Project, names: string[]): Plan {
   const { config } = project;
   const plan = createPlan(
     { configFile: config.file, projectDir: config.projectDir, targets: config.targets, groups: config.groups, variables: config.variables, defaultName: config.defaultName, ignorePatterns: project.ignorePatterns },
     names,
   );
-  checkHostPaths(plan, hostFs);
-  return plan;
+  return resolveHostPaths(plan, hostFs);
 }

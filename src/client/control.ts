@@ -1,4 +1,4 @@
-import { DaemonError, BuildError } from "../errors.ts";
+import { BuildError } from "../errors.ts";
 import { GrpcStatus } from "../grpc/wire.ts";
 import { codecFor } from "../proto/registry.ts";
 import type {
@@ -15,6 +15,7 @@ import type {
 } from "../proto/generated.ts";
 import type { DaemonAddress } from "./address.ts";
 import { GrpcCallError, GrpcConnection, type GrpcCall } from "./grpc-connection.ts";
+import { unreachableError } from "./unreachable.ts";
 
 const service = "/moby.buildkit.v1.Control/";
 
@@ -97,10 +98,7 @@ export class ControlClient {
   wrap(err: unknown, method: string): Error {
     if (!(err instanceof GrpcCallError)) return err instanceof Error ? err : new Error(String(err));
     if (err.code === GrpcStatus.UNAVAILABLE || (err.code === GrpcStatus.DEADLINE_EXCEEDED && method !== "Solve")) {
-      return new DaemonError("DAEMON_UNREACHABLE", `cannot reach the BuildKit daemon at ${this.address.raw}: ${err.details}`, {
-        hint: "start it with `brewkit daemon start`, or point --addr / BUILDKIT_HOST at a running buildkitd",
-        cause: err,
-      });
+      return unreachableError(this.address, err.details, err);
     }
     if (err.code === GrpcStatus.CANCELLED) return new BuildError("CANCELLED", `${method} cancelled`, { cause: err });
     return new BuildError("DAEMON_ERROR", err.details || err.message, { cause: err });

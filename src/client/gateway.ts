@@ -1,4 +1,4 @@
-import { BuildError, DaemonError } from "../errors.ts";
+import { BuildError } from "../errors.ts";
 import { GrpcStatus } from "../grpc/wire.ts";
 import type { Platform } from "../llb/platform.ts";
 import { platformToPb } from "../llb/platform.ts";
@@ -16,8 +16,10 @@ import type {
   Moby_Buildkit_V1_Frontend_SolveResponse as SolveResponse,
   Pb_Definition,
 } from "../proto/generated.ts";
+import type { DaemonAddress } from "./address.ts";
 import type { ControlClient } from "./control.ts";
 import { GrpcCallError } from "./grpc-connection.ts";
+import { unreachableError } from "./unreachable.ts";
 
 /** The metadata key that routes an LLBBridge call to its build (BuildKit's `client/buildid`). */
 export const buildIdMetadataKey = "buildkit-controlapi-buildid";
@@ -141,7 +143,7 @@ export class GatewayClient {
     try {
       response = await this.control.connection.unary(`${service}${method}`, encoded, options);
     } catch (err) {
-      throw err instanceof GrpcCallError ? gatewayError(err, method, this.control.address.raw) : err;
+      throw err instanceof GrpcCallError ? gatewayError(err, method, this.control.address) : err;
     }
     return codecFor<Res>(`moby.buildkit.v1.frontend.${responseType}`).decode(response);
   }
@@ -170,15 +172,10 @@ const errorCodes: Record<string, string> = {
   Return: "GATEWAY_RETURN_FAILED",
 };
 
-function gatewayError(err: GrpcCallError, method: string, daemon: string): Error {
+function gatewayError(err: GrpcCallError, method: string, daemon: DaemonAddress): Error {
   const message = err.details || err.message;
   // The bridge lives in the daemon: a connection failure is the daemon's.
-  if (err.code === GrpcStatus.UNAVAILABLE) {
-    return new DaemonError("DAEMON_UNREACHABLE", `cannot reach the BuildKit daemon at ${daemon}: ${message}`, {
-      hint: "start it with `brewkit daemon start`, or point --addr / BUILDKIT_HOST at a running buildkitd",
-      cause: err,
-    });
-  }
+  if (err.code === GrpcStatus.UNAVAILABLE) return unreachableError(daemon, message, err);
   if (err.code === GrpcStatus.CANCELLED) return new BuildError("CANCELLED", `${method} cancelled`, { cause: err });
   return new BuildError(errorCodes[method] ?? "DAEMON_ERROR", message, { cause: err });
 }

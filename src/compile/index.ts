@@ -3,11 +3,11 @@ import type { Variable } from "../model/index.ts";
 import { checkOutputDir, type Plan, type PlannedCache, type PlannedTarget } from "../plan/index.ts";
 import { seedStep, writeBackStep } from "./cache-mirror.ts";
 import { TargetCompiler, type CompiledClosure } from "./target-compiler.ts";
-import type { CompiledExport, CompiledJob, CompiledLocalDir, CompiledTarget, CompileOptions, Requirements } from "./types.ts";
+import type { CollectedOutput, CompiledExport, CompiledJob, CompiledLocalDir, CompiledTarget, CompileOptions, Requirements } from "./types.ts";
 
 export type * from "./types.ts";
 export { imageConfigKey } from "./target-compiler.ts";
-export { compileCacheExport, compileCacheImport, type CacheTransfer, type CacheTransferOptions } from "./cache-transfer.ts";
+export { busyboxTool, compileCacheExport, compileCacheImport, type CacheTransfer, type CacheTransferOptions, type CopyTool } from "./cache-transfer.ts";
 
 /** The final LLB state of a target and the host dirs it reads, e.g. as the tool of a cache transfer. */
 export function targetState(plan: Plan, name: string, options: CompileOptions): { state: State; localDirs: Map<string, CompiledLocalDir> } {
@@ -56,15 +56,17 @@ export function compileTarget(plan: Plan, name: string, options: CompileOptions)
   const state = compiler.stateOf(name);
   const target = plan.targets.get(name)!;
   const marshalOptions = marshalOptionsOf(options);
-  const job = (definition: Definition, exports: CompiledExport[]): CompiledJob => ({ name, definition, localDirs: compiler.localDirs, exports, requirements: compiler.requirements });
+  const job = (definition: Definition, exports: CompiledExport[], output?: CollectedOutput): CompiledJob => ({ name, definition, localDirs: compiler.localDirs, exports, requirements: compiler.requirements, ...(output ? { output } : {}) });
   const builds = target.outputs.length === 0
     ? [job(marshal(state, marshalOptions), [])]
     : target.outputs.map((output, i) => {
         const site = { target: name, at: target.definedAt };
         const dest = checkOutputDir(site, `output[${i}].local`, compiler.render(output.local), output.allowOutsideProject, plan.projectDir);
         const artifactPath = compiler.resolveIn(state, output.artifact);
-        const artifact = scratch().file(copy(state, artifactPath, "/", { copyDirContents: true, createDestPath: true }), { customName: `[${name}] collect ${artifactPath}` });
-        return job(marshal(artifact, marshalOptions), [{ dest, incremental: false, within: output.allowOutsideProject ? undefined : plan.projectDir }]);
+        const step = `[${name}] collect ${artifactPath}`;
+        const artifact = scratch().file(copy(state, artifactPath, "/", { copyDirContents: true, createDestPath: true }), { customName: step });
+        const within = output.allowOutsideProject ? undefined : plan.projectDir;
+        return job(marshal(artifact, marshalOptions), [{ dest, incremental: false, within }], { index: i, path: artifactPath, step });
       });
   const mirrored = mirroredCaches(plan, target);
   const seeds = mirrored.map(({ owner, cache }) => job(marshal(seedStep(compiler, owner, compiler.build(owner, true), cache, options.runId ?? "unset"), marshalOptions), []));

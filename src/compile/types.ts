@@ -28,6 +28,16 @@ export interface CompiledExport {
   within: string | undefined;
 }
 
+/** The output a build job exports: which of the target's outputs, and the step that picks its artifact out of the result. */
+export interface CollectedOutput {
+  /** Index in the target's `output` list. */
+  index: number;
+  /** The artifact's absolute path in the target's result. */
+  path: string;
+  /** Name of the step that copies the artifact out of the result. */
+  step: string;
+}
+
 /** One Solve of a target: a definition and where its result goes on the host. */
 export interface CompiledJob {
   /** The target's name. */
@@ -38,6 +48,8 @@ export interface CompiledJob {
   /** Host dirs receiving the whole result (empty: build only). */
   exports: CompiledExport[];
   requirements: Requirements;
+  /** The output this job exports, for a build job of a target with outputs. */
+  output?: CollectedOutput;
 }
 
 /** The Solves of one target. */

@@ -4,6 +4,7 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Message, Plugin } from "esbuild";
 import { UserInputError } from "../errors.ts";
+import { importMetaResolveKey } from "./import-meta-resolve.ts";
 
 /** How Node runs the compiled config: as an ES module, or as CommonJS (a project without `"type": "module"`). */
 export type ModuleFormat = "esm" | "cjs";
@@ -23,6 +24,7 @@ export interface BundledConfig {
 const importMetaUrl = "__brewkit_import_meta_url";
 const importMetaDirname = "__brewkit_import_meta_dirname";
 const importMetaFilename = "__brewkit_import_meta_filename";
+const importMetaResolve = "__brewkit_import_meta_resolve";
 
 // TypeScript (a config's local imports, libraries shipped as source) is compiled into the
 // bundle; packages of plain JavaScript stay where they are and are imported from there.
@@ -62,6 +64,7 @@ export async function bundleConfig(file: string, format: ModuleFormat): Promise<
       "import.meta.url": importMetaUrl,
       "import.meta.dirname": importMetaDirname,
       "import.meta.filename": importMetaFilename,
+      "import.meta.resolve": importMetaResolve,
       ...(format === "cjs" ? { __dirname: importMetaDirname, __filename: importMetaFilename } : {}),
     },
     plugins: [packagesInPlace(externals, format), ownFileValues(prefixes)],
@@ -99,9 +102,10 @@ function packagesInPlace(externals: Set<string>, format: ModuleFormat): Plugin {
   };
 }
 
-// Gives each compiled module its own import.meta.url/dirname/filename (and __dirname,
-// __filename), on its first line so that line numbers stay as written; `prefixes` gets
-// the length added to each file's first line.
+// Gives each compiled module its own import.meta.url/dirname/filename/resolve (and
+// __dirname, __filename), on its first line so that line numbers stay as written;
+// `prefixes` gets the length added to each file's first line. import.meta.resolve is
+// brewkit's (installed by the loader): Node's would resolve from brewkit's cache.
 function ownFileValues(prefixes: Map<string, number>): Plugin {
   return {
     name: "brewkit-own-file-values",
@@ -110,7 +114,8 @@ function ownFileValues(prefixes: Map<string, number>): Plugin {
         const source = await readFile(args.path, "utf8");
         const values =
           `const ${importMetaUrl} = ${JSON.stringify(pathToFileURL(args.path).href)}, ` +
-          `${importMetaDirname} = ${JSON.stringify(path.dirname(args.path))}, ${importMetaFilename} = ${JSON.stringify(args.path)};`;
+          `${importMetaDirname} = ${JSON.stringify(path.dirname(args.path))}, ${importMetaFilename} = ${JSON.stringify(args.path)}, ` +
+          `${importMetaResolve} = (specifier) => globalThis[Symbol.for(${JSON.stringify(importMetaResolveKey.description)})](specifier, ${importMetaUrl});`;
         prefixes.set(args.path, values.length);
         return { contents: values + source, loader: loaderFor(args.path) };
       });

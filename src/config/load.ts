@@ -1,10 +1,8 @@
 import { existsSync, readFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import path from "node:path";
-import { pathToFileURL } from "node:url";
 import { UserInputError } from "../errors.ts";
-import type { ModuleFormat } from "./bundle.ts";
 import { compiledConfig } from "./cache.ts";
+import { evaluateConfig } from "./evaluate.ts";
 import type { Group, Target, Variable } from "../model/index.ts";
 import { isGroup, isTarget, isVariable } from "../model/index.ts";
 
@@ -33,45 +31,53 @@ export const defaultExportName = "default";
 export async function loadConfig(file: string): Promise<LoadedConfig> {
   const format = isCommonJs(file) ? "cjs" : "esm";
   const compiled = await compiledConfig(file, format);
-  let exports: Record<string, unknown>;
-  try {
-    exports = await evaluate(compiled.file, format);
-  } catch (err) {
-    throw new UserInputError("CONFIG_EVAL", `${path.basename(file)} failed to load: ${describeLoadError(err, file)}`, {
-      hint: "fix the error in the config file",
-      context: { file },
-      cause: err,
-    });
-  }
+  const importedFiles = compiled.inputs.filter((f) => !f.includes(`${path.sep}node_modules${path.sep}`));
+  const exports = await evaluateConfig({ file, compiled: compiled.file, format, sources: importedFiles });
   const targets = new Map<string, Target>();
   const groups = new Map<string, Group>();
   const variables = new Map<string, Variable>();
   for (const [name, value] of Object.entries(exports)) {
     if (isTarget(value)) targets.set(name, value);
     else if (isGroup(value)) groups.set(name, value);
+    else if (name === defaultExportName) throw defaultExportError(file, value);
     else if (isVariable(value)) variables.set(name, value);
   }
   const defaultName = targets.has(defaultExportName) || groups.has(defaultExportName) ? defaultExportName : targets.has("all") || groups.has("all") ? "all" : undefined;
-  const importedFiles = compiled.inputs.filter((f) => !f.includes(`${path.sep}node_modules${path.sep}`));
   return { file, projectDir: path.dirname(file), targets, groups, variables, defaultName, importedFiles };
 }
 
-let evaluations = 0;
+/** What `brewkit run` would build with no names is not a target: say what it is and what to write. */
+function defaultExportError(file: string, value: unknown): UserInputError {
+  const line = defaultExportLine(file);
+  const what = describeValue(value);
+  const fix = Array.isArray(value) || (typeof value === "object" && value !== null && !isVariable(value))
+    ? "wrap the targets in group(...), e.g. `export default group(build, test)`"
+    : "export a target or a group, e.g. `export default group(build, test)`";
+  return new UserInputError("CONFIG_DEFAULT_EXPORT", `${file}${line ? `:${line}` : ""}: the default export is ${what}, not a target or a group, so \`brewkit run\` would not know what to build`, {
+    hint: `${fix}, or remove the default export`,
+    context: { file, line },
+  });
+}
 
-/**
- * Runs a compiled config, anew on every call (a changed config in watch mode is a new
- * module). Stack traces map through its source map to the files the user wrote.
- */
-async function evaluate(compiled: string, format: ModuleFormat): Promise<Record<string, unknown>> {
-  process.setSourceMapsEnabled(true);
-  if (format === "esm") return (await import(`${pathToFileURL(compiled).href}?evaluation=${++evaluations}`)) as Record<string, unknown>;
-  const require = createRequire(compiled);
-  const exports = require(compiled) as Record<string, unknown>;
-  // Evaluated anew next time (a module that throws is not cached in the first place).
-  delete require.cache[compiled];
-  // A config with ES module syntax compiles to CommonJS with this marker beside its exports.
-  const { __esModule: _marker, ...named } = exports;
-  return named;
+function describeValue(value: unknown): string {
+  if (value === null || value === undefined) return String(value);
+  if (Array.isArray(value)) return "an array";
+  if (isVariable(value)) return "a variable (its value is a string, not something to build)";
+  if (typeof value === "function") return "a function (call it to get targets)";
+  if (typeof value === "object") return "an object";
+  return `${typeof value} ${JSON.stringify(value)}`;
+}
+
+/** The line of the config's default export, when the config writes it itself. */
+function defaultExportLine(file: string): number | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {
+    return undefined;
+  }
+  const index = text.split("\n").findIndex((l) => /^\s*export\s+default\b/.test(l) || /^\s*export\s*\{[^}]*\bas\s+default\b/.test(l) || /^\s*module\.exports\.default\s*=/.test(l));
+  return index < 0 ? undefined : index + 1;
 }
 
 /** True when Node runs `file` as CommonJS: `.cts`/`.cjs`, or a nearest package.json without `"type": "module"`. */
@@ -89,16 +95,4 @@ function isCommonJs(file: string): boolean {
     }
     if (path.dirname(dir) === dir) return true;
   }
-}
-
-function describeLoadError(err: unknown, file: string): string {
-  if (!(err instanceof Error)) return String(err);
-  // Point at the user's file when the stack has a real position in it; frames of
-  // compiled code (data: URLs, brewkit's loader) say nothing useful to a user.
-  const frame = err.stack
-    ?.split("\n")
-    .map((l) => l.trim())
-    .find((l) => l.startsWith("at ") && !l.includes("data:") && (l.includes(file) || l.includes(pathToFileURL(file).href)));
-  const position = frame ? /:(\d+):(\d+)\)?$/.exec(frame) : null;
-  return position ? `${err.message} (${file}:${position[1]}:${position[2]})` : err.message;
 }

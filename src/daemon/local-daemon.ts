@@ -78,7 +78,7 @@ export class LocalDaemon {
   /** True when a daemon answers on the socket. */
   async isRunning(): Promise<boolean> {
     if (!existsSync(this.paths.socket)) return false;
-    const control = new ControlClient(parseDaemonAddress(this.address));
+    const control = new ControlClient(parseDaemonAddress(this.address, undefined, "brewkit"));
     try {
       await control.listWorkers(1_000);
       return true;
@@ -165,7 +165,7 @@ export class LocalDaemon {
     const filePid = this.readPid();
     const pids = findDaemonProcesses(this.address);
     const pid = filePid !== undefined && pids.includes(filePid) ? filePid : pids[0];
-    const control = new ControlClient(parseDaemonAddress(this.address));
+    const control = new ControlClient(parseDaemonAddress(this.address, undefined, "brewkit"));
     try {
       const [info, workers] = await Promise.all([control.info(), control.listWorkers()]);
       const platforms = (workers[0]?.platforms ?? []).map((p) => [p.OS, p.Architecture, p.Variant].filter(Boolean).join("/"));

@@ -41,6 +41,26 @@ export async function removeTree(p: string): Promise<void> {
   }
 }
 
+// A name of a file system entry is at most 255 bytes. The names brewkit makes beside an
+// entry carry the entry's name, cut short so they never exceed it.
+const maxNameBytes = 255;
+
+/** `name` cut to at most `bytes` bytes of UTF-8, never inside a character. */
+function truncateName(name: string, bytes: number): string {
+  if (Buffer.byteLength(name) <= bytes) return name;
+  let out = "";
+  for (const ch of name) {
+    if (Buffer.byteLength(out + ch) > bytes) break;
+    out += ch;
+  }
+  return out;
+}
+
+/** A hidden name beside `name`: `.<name><suffix>`, within the limit of one name. */
+function besideName(name: string, suffix: string): string {
+  return `.${truncateName(name, maxNameBytes - 1 - Buffer.byteLength(suffix))}${suffix}`;
+}
+
 interface Move {
   name: string;
   backup: string | undefined;
@@ -127,8 +147,10 @@ export class Staging {
         const inside = destStat !== undefined && destStat.dev !== parentStat.dev;
         await removeLeftovers(inside ? real : parent);
         if (destStat && !inside) await removeLeftovers(real);
-        const base = inside ? path.join(real, `${stagingMarker}${process.pid}-`) : path.join(parent, `.${path.basename(real)}${stagingMarker}${process.pid}-`);
-        return new Staging(await fsp.mkdtemp(base), dest, options);
+        // mkdtemp adds six characters to the prefix.
+        const suffix = `${stagingMarker}${process.pid}-XXXXXX`;
+        const base = inside ? path.join(real, suffix) : path.join(parent, besideName(path.basename(real), suffix));
+        return new Staging(await fsp.mkdtemp(base.slice(0, -6)), dest, options);
       } catch (err) {
         throw new FileSyncPathError("cannot prepare the export destination", dest, { cause: err });
       }
@@ -162,7 +184,7 @@ export class Staging {
         if (await exists(target)) {
           // Set aside within dest itself: a rename in the same directory needs no
           // write permission on a directory being moved.
-          move.backup = path.join(dest, `.${name}${backupMarker}${process.pid}-${randomBytes(4).toString("hex")}`);
+          move.backup = path.join(dest, besideName(name, `${backupMarker}${process.pid}-${randomBytes(4).toString("hex")}`));
           await fsp.rename(target, move.backup);
         }
         await fsp.rename(path.join(this.root, name), target);

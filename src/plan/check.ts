@@ -53,3 +53,31 @@ export function valueOf(site: FieldSite, field: string, value: unknown, example:
   }
   return value;
 }
+
+/** True for a value that is known to render as nothing but white space (a variable's value is not known yet). */
+export function isBlank(value: Value): boolean {
+  if (typeof value === "string") return value.trim() === "";
+  if (isInterpolation(value)) return value.parts.every((p) => typeof p === "string" && p.trim() === "");
+  return false;
+}
+
+/** `name` as an environment variable name, or a field error: empty, or holding "=" (which ends a name). */
+export function checkEnvName(site: FieldSite, name: string): string {
+  if (name === "") fieldError(site, "env", "ENV_NAME", "has a variable with an empty name", 'name every variable, e.g. env: { MODE: "release" }');
+  if (name.includes("=")) {
+    fieldError(site, `env.${name}`, "ENV_NAME", `the variable name ${JSON.stringify(name)} contains "=", which would end the name there`, `write the name without "=" and put the rest in the value, e.g. env: { ${name.slice(0, name.indexOf("=")) || "NAME"}: "value" }`);
+  }
+  return name;
+}
+
+/** Refuses a host path starting with `~`: a shell expands it to the home directory, brewkit would create a folder named `~`. */
+export function checkNoTilde(site: FieldSite, field: string, hostPath: string, example: string, absoluteNeeds = ""): void {
+  if (hostPath !== "~" && !hostPath.startsWith("~/")) return;
+  fieldError(
+    site,
+    field,
+    "PATH_TILDE",
+    `${hostPath} starts with "~", which brewkit does not expand to your home directory (only a shell does): it would create a folder named "~" in the project`,
+    `use a path relative to the project, e.g. ${example}, or an absolute one${absoluteNeeds} (os.homedir() gives your home directory in the config)`,
+  );
+}

@@ -10,7 +10,7 @@ import type { Plan, PlannedTarget, PlannedVariable } from "./types.ts";
 export type * from "./types.ts";
 export { PlanError } from "./errors.ts";
 export { checkOutputDir, isInside } from "./resolve-target.ts";
-export { checkHostPaths, type HostFs } from "./host-check.ts";
+export { resolveHostPaths, type HostFs } from "./host-check.ts";
 export { everyPlannedTarget } from "./every-target.ts";
 
 /** Everything planning needs, already read from disk. */

@@ -1,7 +1,7 @@
 import path from "node:path";
 import type { Base, CopyEntry, OutputSpec, Target, TargetSpec, Variable } from "../model/index.ts";
 import { isCacheMount, isImageRef, isScratch, isSecretMount, isTarget } from "../model/index.ts";
-import { fieldError, isValue, optionalList, optionalString, stringList, valueOf, type FieldSite } from "./check.ts";
+import { checkEnvName, checkNoTilde, fieldError, isBlank, isValue, optionalList, optionalString, stringList, valueOf, type FieldSite } from "./check.ts";
 import { checkPlatform } from "./platforms.ts";
 import type { PlannedBase, PlannedCache, PlannedCopy, PlannedOutput, PlannedSecret, PlannedTarget } from "./types.ts";
 
@@ -76,6 +76,7 @@ function resolveOutput(site: FieldSite, spec: OutputSpec, field: string, ctx: Re
 
 /** Checks (and resolves) an output's host directory: inside the project unless allowed, never the project itself. */
 export function checkOutputDir(site: FieldSite, field: string, local: string, allowOutsideProject: boolean, projectDir: string): string {
+  checkNoTilde(site, field, local, 'local: "dist"', " with allowOutsideProject: true");
   const dest = path.resolve(projectDir, local);
   if (!isInside(projectDir, dest) && !allowOutsideProject) {
     fieldError(site, field, "OUTPUT_OUTSIDE_PROJECT", `${local} is outside the project directory ${projectDir}`, "write inside the project, or set allowOutsideProject: true on this output");
@@ -93,8 +94,15 @@ function resolveCommands(site: FieldSite, spec: Pick<TargetSpec, "command" | "co
   const list = commands ?? (command === undefined ? [] : [command]);
   return list.map((c, i) => {
     const field = commands ? `commands[${i}]` : "command";
-    if (isValue(c)) return ["/bin/sh", "-c", c];
-    if (Array.isArray(c) && c.length > 0 && c.every(isValue)) return [...c];
+    if (isValue(c)) {
+      // `sh -c ""` succeeds without doing anything: an empty command is a mistake, not a no-op.
+      if (isBlank(c)) fieldError(site, field, "COMMAND_EMPTY", "is an empty command", 'give the command to run, e.g. command: "make build", or leave `command` out to run nothing');
+      return ["/bin/sh", "-c", c];
+    }
+    if (Array.isArray(c) && c.length > 0 && c.every(isValue)) {
+      if (isBlank(c[0]!)) fieldError(site, `${field}[0]`, "COMMAND_EMPTY", "is empty: the first element names the program to run", 'e.g. command: ["make", "build"]');
+      return [...c];
+    }
     return fieldError(site, field, "COMMAND_INVALID", "must be a shell string or a non-empty array of strings", 'e.g. command: "make build" or command: ["make", "build"]');
   });
 }
@@ -114,6 +122,7 @@ function resolveCaches(site: FieldSite, value: unknown, ctx: ResolveContext): Pl
     if (typeof c.id !== "string" || c.id === "" || typeof c.path !== "string" || c.path === "") {
       fieldError(site, `cache[${i}]`, "CACHE_INVALID", "needs an id and a path", 'e.g. cache("go-mod", "/go/pkg/mod")');
     }
+    if (typeof c.hostDir === "string") checkNoTilde(site, `cache[${i}].hostDir`, c.hostDir, 'hostDir: ".cache/deps"');
     const hostDir = c.hostDir === undefined ? undefined : path.resolve(ctx.projectDir, c.hostDir);
     if (hostDir !== undefined && !isInside(ctx.projectDir, hostDir)) {
       fieldError(site, `cache[${i}].hostDir`, "CACHE_HOSTDIR_OUTSIDE", `${c.hostDir} is outside the project directory ${ctx.projectDir}`, "keep the host folder of a cache inside the project");
@@ -160,7 +169,7 @@ export function resolveTarget(name: string, spec: ResolvableSpec, source: Target
     base: resolveBase(site, spec.from, ctx),
     platform,
     workdir: optionalString(site, "workdir", spec.workdir, '"/src"'),
-    env: Object.entries(spec.env ?? {}).map(([k, v]) => [k, valueOf(site, `env.${k}`, v, '"value"')]),
+    env: Object.entries(spec.env ?? {}).map(([k, v]) => [checkEnvName(site, k), valueOf(site, `env.${k}`, v, '"value"')]),
     user: optionalString(site, "user", spec.user, '"1000:1000"'),
     copies: optionalList(site, "copy", spec.copy).map((c, i) => resolveCopy(site, c, `copy[${i}]`, ctx)),
     caches: resolveCaches(site, spec.cache, ctx),

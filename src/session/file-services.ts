@@ -27,6 +27,13 @@ export interface LocalExportTarget {
   within?: string;
 }
 
+/** An export that could not be written to its host directory. */
+export interface ExportFailure {
+  /** The host directory it was meant for. */
+  dest: string;
+  error: unknown;
+}
+
 /** What moved over the session, for progress and tests. */
 export interface TransferStats {
   /** Files whose content the daemon asked for, per local dir name. */
@@ -85,13 +92,15 @@ export function fileSyncService(dirs: ReadonlyMap<string, LocalDir>, stats: Tran
 /**
  * moby.filesync.v1.FileSend: the daemon pushes `local` exports, routed by exporter index.
  * Each export still being moved into place is added to `inFlight`: the daemon may
- * consider an export done before brewkit has finished writing it.
+ * consider an export done before brewkit has finished writing it. Exports that fail on
+ * this side are added to `failures` before the daemon hears of them.
  */
 export function fileSendService(
   targets: ReadonlyMap<number, LocalExportTarget>,
   stats: TransferStats,
   signal: AbortSignal,
   inFlight: Set<Promise<unknown>>,
+  failures: ExportFailure[],
   onWait?: (dest: string, pid: number) => void,
 ): SessionService {
   const diffCopy = (call: ServerStreamCall) => {
@@ -113,7 +122,10 @@ export function fileSendService(
         stats.bytesReceived += result.bytes;
         call.end();
       },
-      (err: unknown) => call.fail(GrpcStatus.UNKNOWN, `exporting to ${target.dest}: ${(err as Error).message}`),
+      (err: unknown) => {
+        failures.push({ dest: target.dest, error: err });
+        call.fail(GrpcStatus.UNKNOWN, `exporting to ${target.dest}: ${(err as Error).message}`);
+      },
     );
   };
   return { methods: { "/moby.filesync.v1.FileSend/DiffCopy": streamMethod(diffCopy) } };

@@ -1,7 +1,7 @@
 import type { ControlClient } from "../client/control.ts";
 import type { GrpcCall } from "../client/grpc-connection.ts";
 import { healthService } from "./health.ts";
-import type { LocalDir, LocalExportTarget, TransferStats } from "./file-services.ts";
+import type { ExportFailure, LocalDir, LocalExportTarget, TransferStats } from "./file-services.ts";
 import { emptyTransferStats, fileSendService, fileSyncService } from "./file-services.ts";
 import type { SessionService } from "./services.ts";
 import { SessionGrpcServer } from "./grpc-server.ts";
@@ -38,13 +38,15 @@ export class BuildSession {
   private call: GrpcCall | undefined;
   private readonly methods = new Map<string, MethodHandler>();
   private readonly exportsInFlight = new Set<Promise<unknown>>();
+  /** Exports this side failed to write (the daemon only hears that they failed). */
+  readonly exportFailures: ExportFailure[] = [];
 
   constructor(private readonly options: SessionOptions) {
     const signal = this.abort.signal;
     const services = [
       healthService(),
       fileSyncService(options.localDirs ?? new Map(), this.stats, signal),
-      fileSendService(options.exports ?? new Map(), this.stats, signal, this.exportsInFlight, options.onExportWait),
+      fileSendService(options.exports ?? new Map(), this.stats, signal, this.exportsInFlight, this.exportFailures, options.onExportWait),
       ...(options.services ?? []),
     ];
     for (const service of services) {
@@ -72,14 +74,9 @@ export class BuildSession {
     await Promise.all(this.exportsInFlight);
   }
 
-  /**
-   * Waits until every export the daemon started has ended, and returns the first that
-   * failed: when an export fails on the host (a destination refused, a full disk), the
-   * daemon only echoes its message, and this error says it better.
-   */
-  async exportFailure(): Promise<unknown> {
-    const outcomes = await Promise.allSettled(this.exportsInFlight);
-    return outcomes.find((o): o is PromiseRejectedResult => o.status === "rejected")?.reason;
+  /** Waits until every export the daemon started has ended, well or not (after `close()`: removed its staging dir). */
+  async exportsEnded(): Promise<void> {
+    await Promise.allSettled(this.exportsInFlight);
   }
 
   /** Ends the session: stops transfers in flight and closes the tunnel. */

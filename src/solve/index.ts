@@ -1,12 +1,12 @@
 import type { ControlClient } from "../client/control.ts";
 import { BuildError, BrewkitError } from "../errors.ts";
-import { TransferAbortedError } from "../filesync/errors.ts";
 import type { ProgressTracker, ProgressSummary, VertexState } from "../progress/index.ts";
 import type { Pb_Definition } from "../proto/generated.ts";
 import type { LocalDir, LocalExportTarget, TransferStats } from "../session/file-services.ts";
 import { newId } from "../session/ids.ts";
 import { BuildSession } from "../session/session.ts";
 import { trace } from "../trace.ts";
+import { exportWriteError } from "./export-failure.ts";
 import { followStatus, stepFailedError, type StatusListeners } from "./status.ts";
 import type { SessionService } from "../session/services.ts";
 
@@ -23,6 +23,8 @@ export interface SolveJob {
   entitlements?: string[];
   /** Extra session services (secrets, ssh, ...). */
   services?: SessionService[];
+  /** Says what a failed step means for this job, when the caller knows better than the step's own error. */
+  explainFailure?: (failed: VertexState) => Error | undefined;
 }
 
 /** Settings shared by every Solve of a run; the listeners hear about every job. */
@@ -77,12 +79,13 @@ export async function solveJob(control: ControlClient, job: SolveJob, options: S
   } catch (err) {
     abort.abort();
     await Promise.race([statusDone, new Promise((r) => setTimeout(r, 1_000).unref())]);
-    // Closing stops the transfers in flight; each removes its staging dir before it settles.
-    session.close();
-    const exportFailure = await session.exportFailure();
+    // A failure to write an export here is this machine's, whatever the daemon made of it.
+    const exportFailure = session.exportFailures[0];
     const cancelled = options.signal?.aborted === true;
-    if (!cancelled && exportFailure instanceof BrewkitError && !(exportFailure instanceof TransferAbortedError)) throw exportFailure;
-    throw buildFailure(job.name, err, tracker, cancelled);
+    // Closing stops the transfers in flight; each removes its staging dir before it ends.
+    session.close();
+    await session.exportsEnded();
+    throw exportFailure && !cancelled ? exportWriteError(job.name, exportFailure) : buildFailure(job, err, tracker, cancelled);
   } finally {
     options.signal?.removeEventListener("abort", onAbort);
     abort.abort();
@@ -104,10 +107,11 @@ export async function solveWaves(control: ControlClient, waves: TargetPhases[][]
   return results;
 }
 
-function buildFailure(target: string, err: unknown, tracker: ProgressTracker, cancelled: boolean): Error {
+function buildFailure(job: SolveJob, err: unknown, tracker: ProgressTracker, cancelled: boolean): Error {
+  const target = job.name;
   if (cancelled) return new BuildError("CANCELLED", `build of target "${target}" was cancelled`, { context: { target }, cause: err });
   const failed = tracker.failed();
-  if (failed) return stepFailedError(`target "${target}"`, failed, err, { target });
+  if (failed) return job.explainFailure?.(failed) ?? stepFailedError(`target "${target}"`, failed, err, { target });
   const message = err instanceof Error ? err.message : String(err);
   const entitlement = /(network\.host|security\.insecure)[^\n]* is not allowed|is not allowed[^\n]*(network\.host|security\.insecure)/.exec(message);
   if (entitlement) {

@@ -80,6 +80,21 @@ export const show = target({ from: base, cache: [cache("${id}-copy", "/c")], com
     expect(readFileSync(path.join(project, "out/seen"), "utf8")).toBe("one\ntwo\n");
   });
 
+  it("runs the copy in an image given with --image", async () => {
+    const id = `image-${Date.now()}`;
+    const project = makeProject({
+      "brewkit.config.ts": `import { target, scratch, cache } from "brewkit";
+${busyboxBase}
+export const fill = target({ from: base, cache: [cache("${id}", "/c")], command: "echo one > /c/file # ${id}" });
+`,
+    });
+    expect((await brewkit(["run", "fill"], { cwd: project })).code).toBe(0);
+    const exported = await brewkit(["cache", "export", id, "exported", "--image", "busybox", "--progress", "plain"], { cwd: project });
+    expect(exported.stderr).toContain("docker-image://docker.io/library/busybox:latest");
+    expect(exported.code).toBe(0);
+    expect(readFileSync(path.join(project, "exported/file"), "utf8")).toBe("one\n");
+  });
+
   it("explains what it needs", async () => {
     const project = makeProject({ "brewkit.config.ts": `export {};\n` });
     const missing = await brewkit(["cache", "import", "x", "no-such-dir"], { cwd: project });

@@ -139,3 +139,94 @@ describe("loadConfig", () => {
     expect((await loadConfig(file)).targets.get("app")!.spec.description).toBe("two");
   });
 });
+
+describe("configs that would end or stall brewkit, or build what they do not name", () => {
+  const config = (body: string) => `import { target, scratch } from ${JSON.stringify(srcIndex)};\n${body}`;
+  const errorOf = async (file: string) => {
+    const err = await loadConfig(file).catch((e: unknown) => e);
+    if (!(err instanceof BrewkitError)) throw new Error(`expected a user error, got ${String(err)}`);
+    return err;
+  };
+
+  it("a default export that is not a target or a group is named at its line, with the fix", async () => {
+    for (const [value, what, fix] of [
+      ["[app]", "an array", "wrap the targets in group(...)"],
+      ["42", "number 42", "export a target or a group"],
+      ["undefined", "undefined", "export a target or a group"],
+    ] as const) {
+      const dir = project({ "brewkit.config.ts": config(`export const app = target({ from: scratch });\nexport const all = app;\nexport default ${value};\n`) });
+      const file = path.join(dir, "brewkit.config.ts");
+      const err = await errorOf(file);
+      expect(err.code).toBe("CONFIG_DEFAULT_EXPORT");
+      expect(err.message).toBe(`${file}:4: the default export is ${what}, not a target or a group, so \`brewkit run\` would not know what to build`);
+      expect(err.hint).toContain(fix);
+      expect(err.context).toMatchObject({ file, line: 4 });
+    }
+  });
+
+  it("a default export named in an export list is found too", async () => {
+    const dir = project({ "brewkit.config.ts": config(`export const app = target({ from: scratch });\nconst names = ["app"];\nexport { app as build, names as default };\n`) });
+    const file = path.join(dir, "brewkit.config.ts");
+    expect((await errorOf(file)).message).toMatch(new RegExp(`^${file.replace(/[.]/g, "\\.")}:4: the default export is an array`));
+  });
+
+  it("process.exit while loading is an error at the line that called it, in any module, caught or not", async () => {
+    const exit = process.exit;
+    const cases: Array<[Record<string, string>, string, number, string]> = [
+      [{ "brewkit.config.ts": config('export const app = target({ from: scratch });\nif (app) process.exit(3);\n') }, "brewkit.config.ts", 3, "process.exit(3)"],
+      [{ "brewkit.config.ts": config('try {\n  process.exit();\n} catch {}\nexport const app = target({ from: scratch });\n') }, "brewkit.config.ts", 3, "process.exit()"],
+      [{ "brewkit.config.ts": config('import "./lib/setup.ts";\nexport const app = target({ from: scratch });\n'), "lib/setup.ts": "\nprocess.exit(0);\n" }, "lib/setup.ts", 2, "process.exit(0)"],
+    ];
+    for (const [files, at, line, call] of cases) {
+      const dir = project(files);
+      const err = await errorOf(path.join(dir, "brewkit.config.ts"));
+      expect(err.code).toBe("CONFIG_EXIT");
+      expect(err.message).toBe(`${path.join(dir, at)}:${line}: the config called ${call} while loading, which would end brewkit before it did anything`);
+      expect(err.hint).toContain("throw an Error");
+      // brewkit's own exit is back in place.
+      expect(process.exit).toBe(exit);
+    }
+  });
+
+  // The line, read through the source map, is checked end to end (test/reliability/bad-input.test.ts).
+  it("a CommonJS config that calls process.exit is named too", async () => {
+    const dir = project({ "brewkit.config.ts": config("export const app = target({ from: scratch });\nprocess.exit(1);\n") }, "commonjs");
+    const err = await errorOf(path.join(dir, "brewkit.config.ts"));
+    expect(err.code).toBe("CONFIG_EXIT");
+    expect(err.message).toContain("the config called process.exit(1) while loading");
+  });
+});
+
+describe("import.meta.resolve in a config", () => {
+  const config = (body: string) => `import { target, scratch } from ${JSON.stringify(srcIndex)};\n${body}`;
+  const packageFiles = {
+    "node_modules/dual/package.json": JSON.stringify({ name: "dual", exports: { ".": { import: "./esm/index.js", require: "./cjs/index.js" }, "./data/*": "./files/*.json" } }),
+    "node_modules/dual/esm/index.js": "export {};\n",
+    "node_modules/dual/cjs/index.js": "module.exports = {};\n",
+    "node_modules/dual/files/x.json": "{}\n",
+  };
+
+  for (const type of ["module", "commonjs"] as const) {
+    it(`resolves from the file that calls it (${type} project), as Node would there`, async () => {
+      const dir = project(
+        {
+          "brewkit.config.ts": config('import { fromLib } from "./lib/where.ts";\nexport const app = target({ from: scratch, description: [import.meta.resolve("./assets/logo.png"), import.meta.resolve("dual"), import.meta.resolve("dual/data/x"), import.meta.resolve("node:fs"), fromLib].join(" ") });\n'),
+          "lib/where.ts": 'export const fromLib = import.meta.resolve("../VERSION");\n',
+          "VERSION": "1\n",
+          ...packageFiles,
+        },
+        type,
+      );
+      const loaded = await loadConfig(path.join(dir, "brewkit.config.ts"));
+      const url = (p: string) => pathToFileURL(path.join(dir, p)).href;
+      expect(loaded.targets.get("app")!.spec.description).toBe([url("assets/logo.png"), url("node_modules/dual/esm/index.js"), url("node_modules/dual/files/x.json"), "node:fs", url("VERSION")].join(" "));
+    });
+  }
+
+  it("fails for a package that is not installed, naming the file that asked", async () => {
+    const dir = project({ "brewkit.config.ts": config('export const app = target({ from: scratch, description: import.meta.resolve("not-installed") });\n') });
+    const file = path.join(dir, "brewkit.config.ts");
+    const err = await loadConfig(file).catch((e: unknown) => e);
+    expect((err as Error).message).toContain(`Cannot find package 'not-installed' imported from ${file}`);
+  });
+});

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { cache, target, type Target } from "../../src/model/index.ts";
-import { checkHostPaths, createPlan, type PlanInput } from "../../src/plan/index.ts";
+import { resolveHostPaths, createPlan, type PlanInput } from "../../src/plan/index.ts";
 
 function plan(targets: Record<string, Target>, names: string[]) {
   const input: PlanInput = { configFile: "/p/brewkit.config.ts", projectDir: "/p", targets: new Map(Object.entries(targets)), groups: new Map(), defaultName: undefined, ignorePatterns: [] };
@@ -23,7 +23,7 @@ describe("plan errors name the file:line, target, field and the fix", () => {
   it("a copy source that does not exist, with a near name", () => {
     const app = target({ from: "busybox", copy: "scr" });
     const p = plan({ app }, ["app"]);
-    const err = errorOf(() => checkHostPaths(p, { exists: (f) => f === "/p/src", list: () => ["src", "README.md"] }));
+    const err = errorOf(() => resolveHostPaths(p, { exists: (f: string) => f === "/p/src", list: () => ["src", "README.md"], realPath: (f: string) => f, readLink: () => undefined }));
     expect(err.message).toMatch(here);
     expect(err.message).toContain('target "app", field "copy[0].src": copy source scr does not exist (did you mean "src"?)');
     expect(err.hint).toContain("relative to the project directory");

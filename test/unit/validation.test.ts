@@ -3,8 +3,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { BrewkitError } from "../../src/errors.ts";
-import { cache, group, target, variable, type Target } from "../../src/model/index.ts";
-import { checkHostPaths, createPlan, PlanError, type HostFs, type Plan, type PlanInput } from "../../src/plan/index.ts";
+import { cache, fmt, group, target, variable, type Target } from "../../src/model/index.ts";
+import { resolveHostPaths, createPlan, PlanError, type HostFs, type Plan, type PlanInput } from "../../src/plan/index.ts";
 
 const thisFile = fileURLToPath(import.meta.url);
 const source = readFileSync(thisFile, "utf8").split("\n");
@@ -47,6 +47,8 @@ function fakeFs(paths: string[]): HostFs & { asked: string[] } {
     asked,
     exists: (p) => (asked.push(p), all.has(p)),
     list: (dir) => [...all].filter((p) => path.dirname(p) === dir && p !== dir).map((p) => path.basename(p)),
+    realPath: (p) => (all.has(p) ? p : undefined),
+    readLink: () => undefined,
   };
 }
 
@@ -86,7 +88,7 @@ describe("copy sources that do not exist", () => {
 
   it("are named with the target, the field, a near name and the fix", () => {
     const t = target({ from: "busybox", copy: ["README.md", "scr"] }); // copy-missing
-    const err = errorOf(() => checkHostPaths(plan(t), fakeFs(files)));
+    const err = errorOf(() => resolveHostPaths(plan(t), fakeFs(files)));
     expect(err).toBeInstanceOf(PlanError);
     expect(err.message).toBe(`${at("copy-missing")}target "t", field "copy[1].src": copy source scr does not exist (did you mean "src"?)`);
     expect(err.hint).toBe("create it, or fix the path (host paths are relative to the project directory)");
@@ -95,25 +97,25 @@ describe("copy sources that do not exist", () => {
 
   it("name an absolute path outside the project as written, with a near name from its directory", () => {
     const t = target({ from: "busybox", copy: { src: "/usr/bin/busyboxx", dest: "/bin/busybox" } });
-    expect(errorOf(() => checkHostPaths(plan(t), fakeFs(files))).message).toContain('field "copy[0].src": copy source /usr/bin/busyboxx does not exist (did you mean "/usr/bin/busybox"?)');
+    expect(errorOf(() => resolveHostPaths(plan(t), fakeFs(files))).message).toContain('field "copy[0].src": copy source /usr/bin/busyboxx does not exist (did you mean "/usr/bin/busybox"?)');
   });
 
   it("make no suggestion when nothing is close", () => {
     const t = target({ from: "busybox", copy: "assets/logo.png" });
-    expect(errorOf(() => checkHostPaths(plan(t), fakeFs(files))).message).toMatch(/field "copy\[0\]\.src": copy source assets\/logo\.png does not exist$/);
+    expect(errorOf(() => resolveHostPaths(plan(t), fakeFs(files))).message).toMatch(/field "copy\[0\]\.src": copy source assets\/logo\.png does not exist$/);
   });
 
   it("are found in the copies of variables too", () => {
     const version = variable({ from: "busybox", copy: "VERSON", command: "cat VERSON" }); // variable-copy
     const t = target({ from: "busybox", env: { VERSION: version } });
-    const err = errorOf(() => checkHostPaths(plan(t), fakeFs(files)));
+    const err = errorOf(() => resolveHostPaths(plan(t), fakeFs(files)));
     expect(err.message).toMatch(new RegExp(`^${escape(at("variable-copy"))}target "t>env\\.VERSION", field "copy\\[0\\]\\.src": copy source VERSON does not exist \\(did you mean "VERSION"\\?\\)$`));
   });
 
   it("pass when every host source exists; sources in other targets' results are not looked for on the host", () => {
     const t = target({ from: "busybox", copy: [".", "src", "src/main.c", { src: "/usr/bin/busybox", dest: "/bin/" }, { from: target({ from: "busybox" }), src: "/only/in/the/result" }] });
     const fs = fakeFs(files);
-    expect(() => checkHostPaths(plan(t), fs)).not.toThrow();
+    expect(() => resolveHostPaths(plan(t), fs)).not.toThrow();
     expect(fs.asked).toContain("/project/src/main.c");
     expect(fs.asked).toContain("/usr/bin/busybox");
     expect(fs.asked.filter((p) => p.includes("only"))).toEqual([]);
@@ -122,8 +124,86 @@ describe("copy sources that do not exist", () => {
   it("report the first missing source in plan order", () => {
     const a = target({ from: "busybox", copy: ["src", "one", "two"] });
     const b = target({ from: a, copy: "three" });
-    const err = errorOf(() => checkHostPaths(createPlan(input({ a, b }), ["b"]), fakeFs(files)));
+    const err = errorOf(() => resolveHostPaths(createPlan(input({ a, b }), ["b"]), fakeFs(files)));
     expect(err.context).toMatchObject({ target: "a", field: "copy[1].src" });
+  });
+});
+
+/** A file system with `paths` (and their parents) and symlinks `links` (path → target as written). */
+function linkedFs(paths: string[], links: Record<string, string>): HostFs {
+  const resolve = (p: string, depth = 0): string | undefined => {
+    if (depth > 8) return undefined;
+    const parts = p.split("/").filter(Boolean);
+    let at = "/";
+    for (const [i, part] of parts.entries()) {
+      const next = path.join(at, part);
+      const link = links[next];
+      if (link !== undefined) {
+        const target = resolve(path.resolve(at, link), depth + 1);
+        if (target === undefined) return undefined;
+        return resolve(path.join(target, ...parts.slice(i + 1)), depth + 1);
+      }
+      at = next;
+    }
+    return fake.exists(at) ? at : undefined;
+  };
+  const fake = fakeFs(paths);
+  return { exists: (p) => resolve(p) !== undefined, list: fake.list, realPath: resolve, readLink: (p) => links[p] };
+}
+
+describe("copy sources that are symlinks", () => {
+  const files = ["/project/real/a.txt", "/project/real/sub/b.txt", "/project/file.txt", "/elsewhere/secret", "/usr/bin/busybox"];
+  const links = { "/project/linkdir": "real", "/project/linkfile": "./file.txt", "/project/out": "/elsewhere", "/project/up": "../elsewhere/secret", "/project/dangling": "nothere", "/opt/tool": "/usr/bin/busybox" };
+  const plan = (t: Target): Plan => createPlan(input({ t }, { ignorePatterns: ["*.log"] }), ["t"]);
+  const copiesOf = (t: Target) => resolveHostPaths(plan(t), linkedFs(files, links)).targets.get("t")!.copies;
+
+  it("inside the project are copied as what they point to, under the name the config gave", () => {
+    const t = target({ from: "busybox", copy: ["linkfile", { src: "linkdir", include: ["*.txt"], exclude: ["sub"] }, "linkdir/sub/b.txt", "real"] });
+    const [file, dir, below, plain] = copiesOf(t);
+    expect(file).toMatchObject({ kind: "host", hostRoot: "/project", srcPath: "file.txt", dest: "linkfile", include: ["file.txt"] });
+    expect(dir).toMatchObject({ srcPath: "real", dest: "linkdir", include: ["real/*.txt"], exclude: ["*.log", "real/sub"] });
+    expect(below).toMatchObject({ srcPath: "real/sub/b.txt", dest: "linkdir/sub/b.txt", include: ["real/sub/b.txt"] });
+    // Not a link: the copy is the one planned.
+    expect(plain).toEqual(plan(t).targets.get("t")!.copies[3]);
+  });
+
+  it("keep a destination the config set", () => {
+    const t = target({ from: "busybox", copy: { src: "linkdir", dest: "/app" } });
+    expect(copiesOf(t)[0]).toMatchObject({ srcPath: "real", dest: "/app" });
+  });
+
+  it("outside the project (an absolute path) are followed too", () => {
+    const t = target({ from: "busybox", copy: { src: "/opt/tool", dest: "/bin/busybox" } });
+    expect(copiesOf(t)[0]).toMatchObject({ hostRoot: "/usr/bin", srcPath: "busybox", dest: "/bin/busybox", include: ["busybox"] });
+  });
+
+  it("are refused when they leave the project", () => {
+    for (const [src, real] of [["out", "/elsewhere"], ["up", "/elsewhere/secret"]] as const) {
+      const t = target({ from: "busybox", copy: ["real", src] }); // link-outside
+      const err = errorOf(() => copiesOf(t));
+      expect(err).toBeInstanceOf(PlanError);
+      expect(err.message).toBe(`${at("link-outside")}target "t", field "copy[1].src": copy source ${src} is a symlink to ${real}, outside the project`);
+      expect(err.hint).toContain(`copy: { src: "${real}", dest: "${src}" }`);
+    }
+  });
+
+  it("are refused when they point at nothing", () => {
+    const t = target({ from: "busybox", copy: "dangling" }); // link-dangling
+    const err = errorOf(() => copiesOf(t));
+    expect(err.message).toBe(`${at("link-dangling")}target "t", field "copy[0].src": copy source dangling is a symlink to nothere, which does not exist`);
+    expect(err.context).toMatchObject({ target: "t", field: "copy[0].src", line: lineOf("link-dangling") });
+  });
+
+  it("leave the plan as it was when no copy is a link", () => {
+    const p = plan(target({ from: "busybox", copy: ["real", "file.txt"] }));
+    expect(resolveHostPaths(p, linkedFs(files, links))).toBe(p);
+  });
+
+  it("are resolved in the copies of variables too", () => {
+    const version = variable({ from: "busybox", copy: "linkfile", command: "cat linkfile" });
+    const t = target({ from: "busybox", env: { VERSION: version } });
+    const resolved = resolveHostPaths(plan(t), linkedFs(files, links));
+    expect(resolved.variables.get(version)!.target.copies[0]).toMatchObject({ srcPath: "file.txt", dest: "linkfile" });
   });
 });
 
@@ -142,6 +222,45 @@ describe("output paths outside the project", () => {
     const err = errorOf(() => createPlan(input({ out }), ["out"]));
     expect(err.message).toBe(`${at("output-project")}target "out", field "output[0].local": . would replace the project directory`);
     expect(err.hint).toContain('local: "dist"');
+  });
+});
+
+describe("inputs that would otherwise build something else than meant", () => {
+  // [spec, field, problem, part of the hint]
+  const cases: Array<[Record<string, unknown>, string, string, string]> = [
+    [{ from: "x", command: "" }, "command", "is an empty command", 'command: "make build"'],
+    [{ from: "x", command: "  \n" }, "command", "is an empty command", "leave `command` out"],
+    [{ from: "x", command: fmt`` }, "command", "is an empty command", 'command: "make build"'],
+    [{ from: "x", commands: ["make", ""] }, "commands[1]", "is an empty command", 'command: "make build"'],
+    [{ from: "x", command: ["", "build"] }, "command[0]", "is empty: the first element names the program to run", 'command: ["make", "build"]'],
+    [{ from: "x", env: { "A=B": "c" } }, "env.A=B", 'the variable name "A=B" contains "=", which would end the name there', 'env: { A: "value" }'],
+    [{ from: "x", env: { "": "c" } }, "env", "has a variable with an empty name", 'env: { MODE: "release" }'],
+    [{ from: "x", output: { artifact: "/o", local: "~/dist" } }, "output[0].local", '~/dist starts with "~", which brewkit does not expand to your home directory (only a shell does): it would create a folder named "~" in the project', "allowOutsideProject: true"],
+    [{ from: "x", output: { artifact: "/o", local: "~", allowOutsideProject: true } }, "output[0].local", '~ starts with "~", which brewkit does not expand to your home directory (only a shell does): it would create a folder named "~" in the project', 'local: "dist"'],
+    [{ from: "x", cache: [cache("deps", "/deps", { hostDir: "~/.cache/deps" })] }, "cache[0].hostDir", '~/.cache/deps starts with "~", which brewkit does not expand to your home directory (only a shell does): it would create a folder named "~" in the project', "os.homedir()"],
+  ];
+  for (const [i, [spec, field, problem, hint]] of cases.entries()) {
+    it(`case ${i + 1}, field ${field}: ${problem.split(":")[0]}`, () => {
+      const t = target(spec as never); // build-else
+      const err = errorOf(() => createPlan(input({ t }), ["t"]));
+      expect(err.message).toBe(`${at("build-else")}target "t", field "${field}": ${problem}`);
+      expect(err.hint).toContain(hint);
+      expect(err.context).toMatchObject({ target: "t", field, line: lineOf("build-else"), file: thisFile });
+    });
+  }
+
+  it("a variable's empty command is named too", () => {
+    const version = variable({ from: "busybox", command: "" }); // empty-variable
+    const t = target({ from: "busybox", env: { VERSION: version } });
+    const err = errorOf(() => createPlan(input({ t }), ["t"]));
+    expect(err.message).toMatch(new RegExp(`^${escape(at("empty-variable"))}target "<variable at .*>", field "command": is an empty command$`));
+  });
+
+  it("commands, names and paths that only look alike are fine", () => {
+    const t = target({ from: "x", env: { A: "B=C", "A.B": "" }, command: ["make", ""], output: [{ artifact: "/o", local: "dist/~" }, { artifact: "/o", local: "~dist" }] });
+    const planned = createPlan(input({ t }), ["t"]).targets.get("t")!;
+    expect(planned.env).toEqual([["A", "B=C"], ["A.B", ""]]);
+    expect(planned.commands).toEqual([["make", ""]]);
   });
 });
 

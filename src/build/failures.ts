@@ -1,0 +1,23 @@
+import type { CollectedOutput } from "../compile/index.ts";
+import { BuildError } from "../errors.ts";
+import type { Plan } from "../plan/index.ts";
+import type { VertexState } from "../progress/index.ts";
+
+/**
+ * Explains the failure of the step that collects an output's artifact when the artifact
+ * is not in the target's result: the daemon says only that a checksum of some ref failed.
+ */
+export function missingArtifact(plan: Plan, name: string, output: CollectedOutput): (failed: VertexState) => BuildError | undefined {
+  return (failed) => {
+    if (failed.name !== output.step || !/: not found$|no such file or directory/.test(failed.error ?? "")) return undefined;
+    const t = plan.targets.get(name);
+    const at = t?.definedAt;
+    const field = `output[${output.index}].artifact`;
+    const written = t?.outputs[output.index]?.artifact;
+    const asWritten = written !== undefined && written !== output.path ? ` (${JSON.stringify(written)} under the working directory)` : "";
+    return new BuildError("ARTIFACT_MISSING", `${at ? `${at.file}:${at.line}: ` : ""}target "${name}", field "${field}": ${output.path}${asWritten} does not exist in the target's result`, {
+      context: { file: at?.file, line: at?.line, target: name, field },
+      hint: "make a command of the target write it there, or fix the path (a relative artifact path is under the target's workdir)",
+    });
+  };
+}
