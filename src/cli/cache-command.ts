@@ -10,6 +10,7 @@ import type { ControlClient } from "../client/control.ts";
 import { printDiskUsage, pruneCache } from "./cache-usage.ts";
 import { hostBusybox } from "./host-busybox.ts";
 import { progressOutput } from "./progress-mode.ts";
+import { cancelOnSignals } from "./signals.ts";
 import { connect, tlsFromFlags, type ConnectFlags } from "./connect.ts";
 import { loadProject, planProject } from "./project.ts";
 import { projectSharedKey } from "./shared-key.ts";
@@ -69,6 +70,8 @@ export async function cacheCommand(action: string, id: string | undefined, dir: 
   }
   const err = (line: string) => process.stderr.write(`${line}\n`);
   const { control, platform } = await connect({ addr: options.addr, tls: tlsFromFlags(options), log: err });
+  const abort = new AbortController();
+  const stopHandlingSignals = cancelOnSignals(abort);
   try {
     const runId = newId();
     const progress = progressOutput(options.progress);
@@ -77,7 +80,7 @@ export async function cacheCommand(action: string, id: string | undefined, dir: 
     const result = await solveJob(
       control,
       { name: `cache ${action}`, definition: transfer.definition, localDirs: transfer.localDirs, exports: action === "export" ? [{ dest: hostDir, incremental: true }] : [] },
-      { sharedKey: projectSharedKey(hostDir), onEvent: progress.onEvent, onStatus: progress.onStatus, onWarning: progress.onWarning },
+      { sharedKey: projectSharedKey(hostDir), onEvent: progress.onEvent, onStatus: progress.onStatus, onWarning: progress.onWarning, signal: abort.signal },
     ).finally(() => progress.finish());
     const t = result.transfer;
     err(action === "export"
@@ -85,6 +88,7 @@ export async function cacheCommand(action: string, id: string | undefined, dir: 
       : `✔ imported ${dir} into cache ${id}: ${[...t.sentFiles.values()].flat().length} files uploaded`);
     return 0;
   } finally {
+    stopHandlingSignals();
     control.close();
   }
 }
