@@ -16,7 +16,7 @@ import type {
   Moby_Buildkit_V1_Frontend_SolveResponse as SolveResponse,
   Pb_Definition,
 } from "../proto/generated.ts";
-import type { ControlClient } from "./control.ts";
+import { readAnswer, type ControlClient } from "./control.ts";
 import { GrpcCallError } from "./grpc-connection.ts";
 
 /** The metadata key that routes an LLBBridge call to its build (BuildKit's `client/buildid`). */
@@ -143,7 +143,7 @@ export class GatewayClient {
     } catch (err) {
       throw err instanceof GrpcCallError ? gatewayError(err, method, this.control.address.raw) : err;
     }
-    return codecFor<Res>(`moby.buildkit.v1.frontend.${responseType}`).decode(response);
+    return readAnswer<Res>(`moby.buildkit.v1.frontend.${responseType}`, response, method, this.control.address.raw);
   }
 }
 

@@ -9,7 +9,7 @@ import { inject } from "vitest";
 export const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
 
 /** brewkit's home for tests: keeps machine ids and daemons away from the user's. */
-const testHome = mkdtempSync(path.join(tmpdir(), "brewkit-home-"));
+export const testHome = mkdtempSync(path.join(tmpdir(), "brewkit-home-"));
 
 /** Creates a project directory with `files` and `brewkit` resolvable from its config. */
 export function makeProject(files: Record<string, string>): string {

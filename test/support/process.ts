@@ -1,0 +1,62 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import path from "node:path";
+import { inject } from "vitest";
+import { repoRoot, testHome } from "./project.ts";
+
+/** A brewkit process running in the background, whose output can be awaited as it comes. */
+export class BrewkitProcess {
+  /** stdout and stderr, interleaved as they arrived. */
+  output = "";
+  readonly child: ChildProcess;
+  /** The exit code (null when killed by a signal) and the signal. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  private readonly waiters = new Set<() => void>();
+  private closed = false;
+
+  constructor(args: string[], options: { cwd: string; env?: Record<string, string> }) {
+    this.child = spawn(process.execPath, [path.join(repoRoot, "bin/brewkit.js"), ...args], {
+      cwd: options.cwd,
+      env: { ...process.env, BUILDKIT_HOST: inject("buildkitHost"), BREWKIT_HOME: testHome, NO_COLOR: "1", ...options.env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const take = (d: Buffer) => {
+      this.output += d;
+      for (const wake of [...this.waiters]) wake();
+    };
+    this.child.stdout!.on("data", take);
+    this.child.stderr!.on("data", take);
+    this.exited = new Promise((resolve) => this.child.on("close", (code, signal) => {
+      this.closed = true;
+      for (const wake of [...this.waiters]) wake();
+      resolve({ code, signal });
+    }));
+  }
+
+  /**
+   * Waits until the output after `from` matches `pattern`; returns the offset just past the
+   * match. Fails when the process ends first, or after `timeoutMs` (a generous bound that
+   * only turns a hang into a failure that shows the output).
+   */
+  waitFor(pattern: RegExp, from = 0, timeoutMs = 60_000): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters.delete(check);
+        reject(new Error(`no ${pattern} after ${timeoutMs / 1000} s; output:\n${this.output}`));
+      }, timeoutMs);
+      const check = () => {
+        const match = pattern.exec(this.output.slice(from));
+        if (match) {
+          this.waiters.delete(check);
+          clearTimeout(timer);
+          resolve(from + match.index + match[0].length);
+        } else if (this.closed) {
+          this.waiters.delete(check);
+          clearTimeout(timer);
+          reject(new Error(`brewkit exited before printing ${pattern}; output:\n${this.output}`));
+        }
+      };
+      this.waiters.add(check);
+      check();
+    });
+  }
+}
