@@ -62,7 +62,7 @@ function resetStatus(rstCode: number | undefined): GrpcStatusCode {
 export interface ConnectionState {
   /** True once the connection is established (TLS handshake done, HTTP/2 settings exchanged). */
   connected(): boolean;
-  /** What it is still waiting for, e.g. "the TLS handshake with host:port had not completed". */
+  /** What it is still waiting for, e.g. "no TLS handshake with host:port". */
   pending(): string;
 }
 

@@ -97,7 +97,7 @@ export class MessageReader {
     const head = this.chunks[this.first];
     let out: Buffer;
     if (head === undefined || head.length >= n) {
-      out = head === undefined ? Buffer.alloc(0) : head.subarray(0, n);
+      out = head === undefined ? EMPTY : head.subarray(0, n);
       if (head !== undefined) this.advance(n);
     } else {
       out = Buffer.allocUnsafe(n);

@@ -26,8 +26,8 @@ const maxFieldNumber = 2 ** 29 - 1;
  * field an array and every map an object even when empty, enums as numbers, bytes as
  * Buffers viewing `bytes`. As Go's runtime does: unknown fields, and known ones sent
  * with another wire type, are skipped; a message field sent twice is merged; the last
- * member of a oneof wins. 64-bit integers are numbers, except in fields marked `int64`
- * in the schema (nanosecond times), which are bigints; a number that would not be
+ * member of a oneof wins. 64-bit integers are numbers, except in the schema's
+ * `bigintFields` (nanosecond times), which are bigints; a number that would not be
  * exact is an error. With `int64: "bigint"` every 64-bit integer is a bigint.
  */
 export function decodeMessage(type: MessageSchema, bytes: Uint8Array, options: DecodeOptions = {}): Record<string, unknown> {

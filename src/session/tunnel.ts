@@ -173,6 +173,7 @@ export class BytesMessageSplitter {
   private onTag(tag: number): Error | undefined {
     if (this.messageLeft === 0) return new Error("session tunnel: a field runs past the end of its message");
     this.field = Math.floor(tag / 8);
+    if (this.field === 0) return new Error("session tunnel: invalid field number 0");
     switch (tag % 8) {
       case 0:
         this.startVarint(Part.SkipVarint);

@@ -227,5 +227,7 @@ describe("the session tunnel", () => {
     expect(new BytesMessageSplitter().push(Buffer.from([1, 0, 0, 0, 1, 0]), () => undefined)?.message).toMatch(/compressed/);
     // A 2-byte message whose data field claims 10 bytes.
     expect(new BytesMessageSplitter().push(Buffer.from([0, 0, 0, 0, 2, 0x0a, 10]), () => undefined)?.message).toMatch(/past the end/);
+    // Field number 0, which protobuf does not have.
+    expect(new BytesMessageSplitter().push(Buffer.from([0, 0, 0, 0, 2, 0x02, 0]), () => undefined)?.message).toMatch(/invalid field number 0/);
   });
 });
