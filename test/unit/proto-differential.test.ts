@@ -5,6 +5,8 @@
 // exception or a hang. Deterministic: FUZZ_SEED=<n> replays a run; a failure names its seed.
 import protobuf from "protobufjs";
 import { describe, expect, it } from "vitest";
+import { FileSyncProtocolError } from "../../src/filesync/errors.ts";
+import { decodePacket, encodePacket, type Packet, type Stat } from "../../src/filesync/packet.ts";
 import { DecodeError, decodeMessage, maxNestingDepth } from "../../src/proto/decode.ts";
 import { encodeMessage } from "../../src/proto/encode.ts";
 import { parseProtoFiles } from "../../src/proto/parse.ts";
@@ -592,4 +594,91 @@ describe("hostile input", () => {
     expect(decoded.s).toBeUndefined();
     expect(decoded.i32).toBe(7);
   });
+});
+
+// ---------------------------------------------------------------------------
+// The file-sync packet codec (src/filesync/packet.ts), hand-written for the hot path of
+// every transfer, against protobufjs the same way.
+
+const packetSubject: Subject = { ours: messageSchema("fsutil.types.Packet"), theirs: brewkitRoot.lookupType("fsutil.types.Packet") };
+
+/** A random fsutil.types.Packet as src/proto takes it; device numbers stay exact as numbers. */
+function randomPacketMessage(random: Random): Record<string, unknown> {
+  const message = randomMessage(packetSubject.ours, random);
+  const stat = message.stat as Record<string, unknown> | undefined;
+  for (const device of ["devmajor", "devminor"]) if (stat?.[device] !== undefined) stat[device] = BigInt(random.int(4096));
+  return message;
+}
+
+/** The message as packet.ts gives and takes it. */
+function toPacket(message: Record<string, unknown>): Packet {
+  const s = message.stat as Record<string, unknown> | undefined;
+  const xattrs = Object.entries((s?.xattrs ?? {}) as Record<string, Uint8Array>);
+  const stat: Stat | undefined = s && {
+    path: (s.path as string) ?? "",
+    mode: (s.mode as number) ?? 0,
+    uid: (s.uid as number) ?? 0,
+    gid: (s.gid as number) ?? 0,
+    size: BigInt((s.size as bigint) ?? 0n),
+    modTime: BigInt((s.modTime as bigint) ?? 0n),
+    linkname: (s.linkname as string) ?? "",
+    devmajor: Number(s.devmajor ?? 0),
+    devminor: Number(s.devminor ?? 0),
+    ...(xattrs.length > 0 ? { xattrs: new Map(xattrs) } : {}),
+  };
+  return { type: ((message.type as number) ?? 0) as Packet["type"], id: (message.ID as number) ?? 0, ...(stat ? { stat } : {}), ...(message.data !== undefined ? { data: message.data as Uint8Array } : {}) };
+}
+
+/** A packet as a src/proto message. */
+function fromPacket(packet: Packet): Record<string, unknown> {
+  const s = packet.stat;
+  return {
+    type: packet.type,
+    ID: packet.id,
+    ...(packet.data !== undefined ? { data: packet.data } : {}),
+    ...(s ? { stat: { ...s, xattrs: Object.fromEntries(s.xattrs ?? []) } } : {}),
+  };
+}
+
+describe("the file-sync packet codec against protobufjs", () => {
+  it("decodes what protobufjs encodes, and protobufjs decodes what it encodes", () => {
+    property("packet round trip", 400, (random) => {
+      const message = randomPacketMessage(random);
+      const expected = canon(packetSubject.ours, message, false);
+      const ours = encodePacket(toPacket(message));
+      expectSame(canon(packetSubject.ours, theirsDecode(packetSubject, ours), true), expected, `protobufjs decoding ${hex(ours)}`);
+      const theirs = theirsEncode(packetSubject, message);
+      expectSame(canon(packetSubject.ours, fromPacket(decodePacket(theirs)), false), expected, `packet.ts decoding ${hex(theirs)}`);
+    });
+  }, fuzzTimeoutMs);
+
+  it("decodes a truncated packet only where a field ends; elsewhere fails with a protocol error", () => {
+    property("packet truncations", 100, (random) => {
+      const bytes = encodePacket(toPacket(randomPacketMessage(random)));
+      const boundaries = fieldBoundaries(bytes);
+      for (const cut of bytes.length <= 64 ? Array.from({ length: bytes.length }, (_, i) => i) : Array.from({ length: 40 }, () => random.int(bytes.length))) {
+        const truncated = bytes.subarray(0, cut);
+        let decoded: Packet | undefined;
+        try {
+          decoded = decodePacket(truncated);
+        } catch (err) {
+          if (!(err instanceof FileSyncProtocolError)) throw err;
+        }
+        expect(decoded !== undefined, `cut at ${cut} of ${hex(bytes)}`).toBe(boundaries.has(cut));
+        if (decoded) expectSame(canon(packetSubject.ours, fromPacket(decoded), false), canon(packetSubject.ours, theirsDecode(packetSubject, truncated), true), `cut at ${cut} of ${hex(bytes)}`);
+      }
+    });
+  }, fuzzTimeoutMs);
+
+  it("answers mutated and random bytes with a packet or a protocol error, never another exception", () => {
+    property("packet mutations", 1000, (random) => {
+      for (const bytes of [mutate(encodePacket(toPacket(randomPacketMessage(random))), random), random.bytes(random.int(64))]) {
+        try {
+          decodePacket(bytes);
+        } catch (err) {
+          if (!(err instanceof FileSyncProtocolError)) throw new Error(`${(err as Error).name} for ${hex(bytes)}: ${(err as Error).message}`, { cause: err });
+        }
+      }
+    });
+  }, fuzzTimeoutMs);
 });
