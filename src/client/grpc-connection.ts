@@ -205,7 +205,8 @@ const defaultConnectTimeoutMs = 20_000;
 export class GrpcConnection {
   private session: http2.ClientHttp2Session | undefined;
   private connected = false;
-  private active = 0;
+  // Calls in flight on each connection: one with calls keeps the process alive.
+  private readonly active = new WeakMap<http2.ClientHttp2Session, number>();
   private closed = false;
   private readonly connectTimeoutMs: number;
   private readonly keepalive: KeepaliveOptions | undefined;
@@ -220,7 +221,10 @@ export class GrpcConnection {
 
   /** Starts a call; its request bytes go out through the returned call's stream. */
   startCall(method: string, options: CallOptions = {}): GrpcCall {
-    const session = this.currentSession();
+    return this.startCallOn(this.currentSession(), method, options);
+  }
+
+  private startCallOn(session: http2.ClientHttp2Session, method: string, options: CallOptions): GrpcCall {
     const headers: http2.OutgoingHttpHeaders = {
       ":method": "POST",
       ":path": method,
@@ -229,11 +233,15 @@ export class GrpcConnection {
       ...options.metadata,
     };
     if (options.timeoutMs !== undefined) headers["grpc-timeout"] = grpcTimeout(options.timeoutMs);
-    if (this.active++ === 0) session.ref();
     const stream = session.request(headers);
+    const active = this.active.get(session) ?? 0;
+    this.active.set(session, active + 1);
+    if (active === 0) session.ref();
     const call = new GrpcCall(stream, method, { connected: () => this.connected, pending: () => this.pendingStep(session) }, options);
     stream.once("close", () => {
-      if (--this.active === 0 && !session.destroyed) session.unref();
+      const left = (this.active.get(session) ?? 1) - 1;
+      this.active.set(session, left);
+      if (left === 0 && !session.destroyed) session.unref();
     });
     return call;
   }
@@ -321,8 +329,8 @@ export class GrpcConnection {
       session.setLocalWindowSize(connectionWindowBytes);
       if (this.keepalive) {
         keepConnectionAlive(session, this.keepalive, {
-          busy: () => this.active > 0,
-          call: () => this.answers(healthCheckMethod),
+          busy: () => (this.active.get(session) ?? 0) > 0,
+          call: () => this.answers(session, healthCheckMethod),
           lost: (reason) => session.destroy(new Error(reason)),
         });
       }
@@ -346,10 +354,10 @@ export class GrpcConnection {
     return tls ? `no TLS handshake with ${this.address.target}` : `no HTTP/2 connection with ${this.address.target}`;
   }
 
-  /** Resolves when the daemon answers a call to `method` (any status); rejects if it cannot. */
-  private answers(method: string): Promise<void> {
+  /** Resolves when the daemon answers a call to `method` on `session` (any status); rejects if it cannot. */
+  private answers(session: http2.ClientHttp2Session, method: string): Promise<void> {
     return new Promise((resolve, reject) => {
-      const call = this.startCall(method);
+      const call = this.startCallOn(session, method, {});
       call.stream.once("response", () => {
         resolve();
         call.cancel();

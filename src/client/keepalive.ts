@@ -62,7 +62,8 @@ export function keepConnectionAlive(session: http2.ClientHttp2Session, options: 
       clearTimeout(deadline);
       deadline = undefined;
     };
-    if (!pingedSinceNews) {
+    // A connection the daemon is closing (GOAWAY) takes no new calls: PINGs only.
+    if (!pingedSinceNews || session.closed) {
       pingedSinceNews = true;
       session.ping((err) => {
         if (err) return;

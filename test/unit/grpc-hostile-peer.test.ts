@@ -4,6 +4,7 @@
 // unary response, a peer that stops answering). Each failure must come out as the right
 // status, promptly, without reading on or keeping anything open.
 import grpc from "@grpc/grpc-js";
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, promises as fsp, rmSync } from "node:fs";
 import http2 from "node:http2";
@@ -273,6 +274,50 @@ describe("the client against a hostile server", () => {
     expect((await refused).code).toBe(GrpcStatus.UNAVAILABLE);
     expect(String(await c.unary("/test.Peer/Echo", Buffer.from("c")))).toBe("new connection");
     expect(server.sessions.size).toBe(2);
+  });
+
+  it("keeps the process alive for a call on a new connection while the old one, sent GOAWAY, closes", async () => {
+    // The first connection serves the stream it has and takes no more; the call made after
+    // GOAWAY goes to a second connection, answered only once the process has been seen
+    // alive after the first connection closed (it says so on a timer that does not keep
+    // it alive: a process that nothing keeps alive exits instead).
+    let aliveAfterFirstClosed: () => void = () => undefined;
+    const seenAlive = new Promise<void>((resolve) => (aliveAfterFirstClosed = resolve));
+    const server = await rawServer((stream) => {
+      if (server.streams.length === 1) {
+        stream.session!.goaway(http2.constants.NGHTTP2_NO_ERROR, stream.id!);
+        stream.respond({ ":status": 200, "content-type": "application/grpc" }, { waitForTrailers: true });
+        stream.once("wantTrailers", () => stream.sendTrailers({ "grpc-status": "0" }));
+        stream.write(frame(Buffer.from("first")));
+      } else {
+        server.streams[0]!.end();
+        void seenAlive.then(() => answer(stream, [Buffer.from("second")]));
+      }
+    });
+    const script = `
+      import { parseDaemonAddress } from ${JSON.stringify(path.resolve("src/client/address.ts"))};
+      import { GrpcConnection } from ${JSON.stringify(path.resolve("src/client/grpc-connection.ts"))};
+      const c = new GrpcConnection(parseDaemonAddress(${JSON.stringify(server.address)}));
+      const first = c.serverStream("/test.Peer/Count", Buffer.alloc(0));
+      console.log(String((await first.next()).value));
+      c["session"].once("close", () => setInterval(() => console.log("alive"), 20).unref());
+      const second = c.unary("/test.Peer/Echo", Buffer.alloc(0));
+      for await (const m of first) console.log(String(m));
+      console.log(String(await second));
+      c.close();
+    `;
+    const file = path.join(dir, "goaway-child.mts");
+    await fsp.writeFile(file, script);
+    const child = spawn(process.execPath, ["--import", "tsx", file], { cwd: process.cwd(), stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    child.stdout.on("data", (d) => {
+      output += d;
+      if (/alive/.test(String(d))) aliveAfterFirstClosed();
+    });
+    child.stderr.on("data", (d) => (output += d));
+    const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+    expect(output.split("\n").filter((line) => line && line !== "alive")).toEqual(["first", "second"]);
+    expect(code).toBe(0);
   });
 
   it("reads a trailers-only error, with its binary status details exactly as sent", async () => {
