@@ -169,6 +169,16 @@ describe("the session's gRPC message reader", () => {
   it("refuses compressed and oversized messages", () => {
     expect(new MessageReader().push(Buffer.from([1, 0, 0, 0, 1, 9]), () => {})?.code).toBe(GrpcStatus.UNIMPLEMENTED);
     expect(new MessageReader().push(Buffer.from([0, 0x7f, 0, 0, 0]), () => {})?.code).toBe(GrpcStatus.RESOURCE_EXHAUSTED);
+    expect(new MessageReader().push(Buffer.from([2, 0, 0, 0, 0]), () => {})?.details).toBe("invalid message flags 2");
+  });
+
+  it("after a framing error, keeps refusing and hands on nothing more", () => {
+    const reader = new MessageReader();
+    const got: Buffer[] = [];
+    const first = reader.push(Buffer.from([0, 0x7f, 0, 0, 0]), (m) => got.push(m));
+    expect(reader.push(frame(Buffer.from("a valid message")), (m) => got.push(m))).toBe(first);
+    expect(got).toEqual([]);
+    expect(reader.end()).toBe(first);
   });
 });
 
