@@ -4,6 +4,7 @@
 import { writeFileSync } from "node:fs";
 import protobuf from "protobufjs";
 import { parseProtoFiles } from "../src/proto/parse.ts";
+import { bigintFields } from "../src/proto/schema.ts";
 
 const scalar: Record<string, string> = {
   double: "number", float: "number", int32: "number", uint32: "number", sint32: "number",
@@ -16,7 +17,9 @@ function tsName(full: string): string {
 }
 
 function fieldType(field: protobuf.FieldBase): string {
-  const base = field.resolvedType ? tsName(field.resolvedType.fullName) : scalar[field.type] ?? "unknown";
+  // The decoder gives these as bigints (nanoseconds pass 2^53); the encoder takes either.
+  const exact = bigintFields.has(field.fullName.replace(/^\./, ""));
+  const base = field.resolvedType ? tsName(field.resolvedType.fullName) : exact ? "bigint" : scalar[field.type] ?? "unknown";
   if (field instanceof protobuf.MapField) return `{ [key: string]: ${base} }`;
   return field.repeated ? `${base}[]` : base;
 }

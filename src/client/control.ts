@@ -1,5 +1,6 @@
-import { BuildError } from "../errors.ts";
+import { BuildError, ProtocolError } from "../errors.ts";
 import { GrpcStatus } from "../grpc/wire.ts";
+import { DecodeError } from "../proto/decode.ts";
 import { codecFor } from "../proto/registry.ts";
 import type {
   Moby_Buildkit_V1_SolveRequest as SolveRequest,
@@ -52,8 +53,7 @@ export class ControlClient {
   /** The progress stream of the build `ref` (may be opened before its Solve). */
   async *status(ref: string, signal?: AbortSignal): AsyncGenerator<StatusResponse> {
     const request = codecFor<{ Ref: string }>("moby.buildkit.v1.StatusRequest").encode({ Ref: ref });
-    const response = codecFor<StatusResponse>("moby.buildkit.v1.StatusResponse");
-    for await (const message of this.connection.serverStream(`${service}Status`, request, { signal })) yield response.decode(message);
+    for await (const message of this.connection.serverStream(`${service}Status`, request, { signal })) yield readAnswer<StatusResponse>("moby.buildkit.v1.StatusResponse", message, "Status", this.address.raw);
   }
 
   /** Opens the session tunnel; the call's stream carries the raw bytes of the session in BytesMessages. */
@@ -70,10 +70,9 @@ export class ControlClient {
   /** Prunes cache records; resolves with the records removed. */
   async prune(request: PruneRequest = {}): Promise<UsageRecord[]> {
     const encoded = codecFor<PruneRequest>("moby.buildkit.v1.PruneRequest").encode(request);
-    const record = codecFor<UsageRecord>("moby.buildkit.v1.UsageRecord");
     const removed: UsageRecord[] = [];
     try {
-      for await (const message of this.connection.serverStream(`${service}Prune`, encoded)) removed.push(record.decode(message));
+      for await (const message of this.connection.serverStream(`${service}Prune`, encoded)) removed.push(readAnswer<UsageRecord>("moby.buildkit.v1.UsageRecord", message, "Prune", this.address.raw));
     } catch (err) {
       throw this.wrap(err, "Prune");
     }
@@ -87,11 +86,13 @@ export class ControlClient {
 
   private async unary<Req, Res>(method: string, reqType: string, resType: string, request: Req, timeoutMs?: number, signal?: AbortSignal): Promise<Res> {
     const encoded = codecFor<Req>(reqType).encode(request);
+    let response: Buffer;
     try {
-      return codecFor<Res>(resType).decode(await this.connection.unary(`${service}${method}`, encoded, { timeoutMs, signal }));
+      response = await this.connection.unary(`${service}${method}`, encoded, { timeoutMs, signal });
     } catch (err) {
       throw this.wrap(err, method);
     }
+    return readAnswer<Res>(resType, response, method, this.address.raw);
   }
 
   /** Turns a gRPC failure into a typed error that names the daemon. */
@@ -102,5 +103,18 @@ export class ControlClient {
     }
     if (err.code === GrpcStatus.CANCELLED) return new BuildError("CANCELLED", `${method} cancelled`, { cause: err });
     return new BuildError("DAEMON_ERROR", err.details || err.message, { cause: err });
+  }
+}
+
+/** Decodes the daemon's answer to `method` as `typeName`; one that is not such a message is a ProtocolError. */
+export function readAnswer<T>(typeName: string, bytes: Uint8Array, method: string, daemon: string): T {
+  try {
+    return codecFor<T>(typeName).decode(bytes);
+  } catch (err) {
+    if (!(err instanceof DecodeError)) throw err;
+    throw new ProtocolError("DAEMON_PROTOCOL", `the daemon at ${daemon} answered ${method} with a message brewkit cannot read: ${err.message}`, {
+      hint: "check that --addr / BUILDKIT_HOST points at a BuildKit daemon",
+      cause: err,
+    });
   }
 }

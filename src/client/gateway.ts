@@ -17,7 +17,7 @@ import type {
   Pb_Definition,
 } from "../proto/generated.ts";
 import type { DaemonAddress } from "./address.ts";
-import type { ControlClient } from "./control.ts";
+import { readAnswer, type ControlClient } from "./control.ts";
 import { GrpcCallError } from "./grpc-connection.ts";
 import { unreachableError } from "./unreachable.ts";
 
@@ -145,7 +145,7 @@ export class GatewayClient {
     } catch (err) {
       throw err instanceof GrpcCallError ? gatewayError(err, method, this.control.address) : err;
     }
-    return codecFor<Res>(`moby.buildkit.v1.frontend.${responseType}`).decode(response);
+    return readAnswer<Res>(`moby.buildkit.v1.frontend.${responseType}`, response, method, this.control.address.raw);
   }
 }
 

@@ -43,57 +43,95 @@ export const maxMessageBytes = 16 * 1024 * 1024;
 /**
  * Splits an HTTP/2 data stream into gRPC messages (a flag byte, a uint32 length, the
  * bytes). A message inside one chunk is passed on as a view of it; one spread over
- * several chunks (HTTP/2 frames are 16 KiB) is copied together once.
+ * several chunks (HTTP/2 frames are 16 KiB) is copied together once. After a framing
+ * error it keeps nothing more: a peer cannot make it buffer past the limit.
  */
 export class MessageReader {
   private chunks: Buffer[] = [];
+  // Index of the first chunk not yet read (earlier ones are dropped now and then).
+  private first = 0;
   private buffered = 0;
+  // The length of the message whose prefix was read, until the message is.
+  private length: number | undefined;
+  private failure: StatusError | undefined;
 
+  /** Takes the next chunk; returns the framing error, if any (the same one from then on). */
   push(chunk: Buffer, onMessage: (message: Buffer) => void): StatusError | undefined {
+    if (this.failure) return this.failure;
     this.chunks.push(chunk);
     this.buffered += chunk.length;
-    while (this.buffered >= 5) {
-      const head = this.chunks[0]!.length >= 5 ? this.chunks[0]! : this.take(5, false);
-      if (head[0] !== 0) return new StatusError(GrpcStatus.UNIMPLEMENTED, "compressed messages are not supported");
-      const length = head.readUInt32BE(1);
-      if (length > maxMessageBytes) return new StatusError(GrpcStatus.RESOURCE_EXHAUSTED, `message of ${length} bytes exceeds ${maxMessageBytes}`);
-      if (this.buffered < 5 + length) break;
-      onMessage(this.take(5 + length, true).subarray(5));
+    for (;;) {
+      if (this.length === undefined) {
+        if (this.buffered < 5) break;
+        const prefix = this.take(5);
+        if (prefix[0] !== 0) return this.fail(prefix[0] === 1 ? new StatusError(GrpcStatus.UNIMPLEMENTED, "compressed messages are not supported") : new StatusError(GrpcStatus.INTERNAL, `invalid message flags ${prefix[0]}`));
+        const length = prefix.readUInt32BE(1);
+        if (length > maxMessageBytes) return this.fail(new StatusError(GrpcStatus.RESOURCE_EXHAUSTED, `message of ${length} bytes exceeds ${maxMessageBytes}`));
+        this.length = length;
+      }
+      if (this.buffered < this.length) break;
+      const message = this.take(this.length);
+      this.length = undefined;
+      onMessage(message);
     }
     return undefined;
   }
 
-  // The first `n` buffered bytes as one buffer; removed from the buffer when `consume` is set.
-  private take(n: number, consume: boolean): Buffer {
-    const first = this.chunks[0]!;
+  /** The stream ended: an error if it ended inside a message. */
+  end(): StatusError | undefined {
+    if (this.failure || (this.buffered === 0 && this.length === undefined)) return this.failure;
+    const what = this.length === undefined ? `a message prefix of ${this.buffered} bytes` : `${this.buffered} of a message's ${this.length} bytes`;
+    return this.fail(new StatusError(GrpcStatus.INTERNAL, `the stream ended inside a message (${what})`));
+  }
+
+  private fail(error: StatusError): StatusError {
+    this.failure = error;
+    this.chunks = [];
+    this.first = 0;
+    this.buffered = 0;
+    return error;
+  }
+
+  // Removes the next `n` buffered bytes: a view of one chunk when they are in one, else a copy.
+  private take(n: number): Buffer {
+    const head = this.chunks[this.first];
     let out: Buffer;
-    if (first.length >= n) out = first.subarray(0, n);
-    else {
+    if (head === undefined || head.length >= n) {
+      out = head === undefined ? EMPTY : head.subarray(0, n);
+      if (head !== undefined) this.advance(n);
+    } else {
       out = Buffer.allocUnsafe(n);
-      let offset = 0;
-      for (const chunk of this.chunks) {
-        const part = chunk.subarray(0, Math.min(chunk.length, n - offset));
-        out.set(part, offset);
-        offset += part.length;
-        if (offset === n) break;
-      }
-    }
-    if (!consume) return out;
-    let left = n;
-    while (left > 0) {
-      const chunk = this.chunks[0]!;
-      if (chunk.length <= left) {
-        this.chunks.shift();
-        left -= chunk.length;
-      } else {
-        this.chunks[0] = chunk.subarray(left);
-        left = 0;
+      for (let offset = 0; offset < n; ) {
+        const chunk = this.chunks[this.first]!;
+        const part = Math.min(chunk.length, n - offset);
+        chunk.copy(out, offset, 0, part);
+        offset += part;
+        this.advance(part);
       }
     }
     this.buffered -= n;
     return out;
   }
+
+  // Drops `n` bytes of the first chunk (n at most its length).
+  private advance(n: number): void {
+    const chunk = this.chunks[this.first]!;
+    if (n < chunk.length) {
+      this.chunks[this.first] = chunk.subarray(n);
+      return;
+    }
+    this.chunks[this.first++] = EMPTY;
+    if (this.first === this.chunks.length) {
+      this.chunks = [];
+      this.first = 0;
+    } else if (this.first >= 1024) {
+      this.chunks = this.chunks.slice(this.first);
+      this.first = 0;
+    }
+  }
 }
+
+const EMPTY = Buffer.alloc(0);
 
 /** The 5-byte gRPC message prefix: not compressed, then the length. */
 export function framePrefix(length: number): Buffer {
@@ -126,4 +164,38 @@ export function decodeGrpcMessage(encoded: string): string {
     }
   }
   return Buffer.from(bytes).toString("utf8");
+}
+
+/** The value of a grpc-timeout header: at most 8 digits and a unit, rounded up, as gRPC requires. */
+export function grpcTimeout(ms: number): string {
+  const millis = Number.isFinite(ms) ? Math.max(1, Math.ceil(ms)) : 1;
+  for (const [unit, factor] of [["m", 1], ["S", 1_000], ["M", 60_000], ["H", 3_600_000]] as const) {
+    const amount = Math.ceil(millis / factor);
+    if (amount <= 99_999_999) return `${amount}${unit}`;
+  }
+  return "99999999H";
+}
+
+/** gRPC's content types for protobuf messages: `application/grpc`, optionally `+proto` or with parameters. */
+export function isGrpcContentType(value: string | undefined): boolean {
+  if (value === undefined) return false;
+  const type = value.split(";")[0]!.trim().toLowerCase();
+  return type === "application/grpc" || type === "application/grpc+proto";
+}
+
+/**
+ * The values of a binary (`-bin`) metadata header: base64, padded or not, several of
+ * them joined by commas when the header came more than once. Anything that is not
+ * base64 is refused (undefined) rather than decoded into other bytes.
+ */
+export function decodeBinaryHeader(value: string | readonly string[]): Buffer[] | undefined {
+  const out: Buffer[] = [];
+  for (const line of typeof value === "string" ? [value] : value) {
+    for (const part of line.split(",")) {
+      const text = part.trim();
+      if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 === 1 || (text.includes("=") && text.length % 4 !== 0)) return undefined;
+      out.push(Buffer.from(text, "base64"));
+    }
+  }
+  return out;
 }

@@ -4,7 +4,7 @@
 export interface Moby_Buildkit_V1_PruneRequest {
   filter?: string[];
   all?: boolean;
-  keepDuration?: number;
+  keepDuration?: bigint;
   reservedSpace?: number;
   maxUsedSpace?: number;
   minFreeSpace?: number;
@@ -12,7 +12,7 @@ export interface Moby_Buildkit_V1_PruneRequest {
 
 export interface Moby_Buildkit_V1_DiskUsageRequest {
   filter?: string[];
-  ageLimit?: number;
+  ageLimit?: bigint;
 }
 
 export interface Moby_Buildkit_V1_DiskUsageResponse {
@@ -155,7 +155,7 @@ export interface Moby_Buildkit_V1_Types_WorkerRecord {
 
 export interface Moby_Buildkit_V1_Types_GCPolicy {
   all?: boolean;
-  keepDuration?: number;
+  keepDuration?: bigint;
   reservedSpace?: number;
   filters?: string[];
   maxUsedSpace?: number;
@@ -597,7 +597,7 @@ export interface Pb_FileActionCopy {
   createDestPath?: boolean;
   allowWildcard?: boolean;
   allowEmptyWildcard?: boolean;
-  timestamp?: number;
+  timestamp?: bigint;
   include_patterns?: string[];
   exclude_patterns?: string[];
   alwaysReplaceExistingDestPaths?: boolean;
@@ -610,14 +610,14 @@ export interface Pb_FileActionMkFile {
   mode?: number;
   data?: Uint8Array;
   owner?: Pb_ChownOpt;
-  timestamp?: number;
+  timestamp?: bigint;
 }
 
 export interface Pb_FileActionSymlink {
   oldpath?: string;
   newpath?: string;
   owner?: Pb_ChownOpt;
-  timestamp?: number;
+  timestamp?: bigint;
 }
 
 export interface Pb_FileActionMkDir {
@@ -625,7 +625,7 @@ export interface Pb_FileActionMkDir {
   mode?: number;
   makeParents?: boolean;
   owner?: Pb_ChownOpt;
-  timestamp?: number;
+  timestamp?: bigint;
 }
 
 export interface Pb_FileActionRm {
@@ -697,7 +697,7 @@ export interface Fsutil_Types_Stat {
   uid?: number;
   gid?: number;
   size?: number;
-  modTime?: number;
+  modTime?: bigint;
   linkname?: string;
   devmajor?: number;
   devminor?: number;

@@ -35,6 +35,8 @@ export interface FieldSchema {
   readonly message: MessageSchema | undefined;
   /** The enum type of an enum field (or map value). */
   readonly enumType: EnumSchema | undefined;
+  /** A 64-bit integer field whose values pass 2^53: decoded as bigints (see `bigintFields`). */
+  readonly int64: boolean;
 }
 
 /** A message type. */
@@ -57,6 +59,22 @@ export interface DescriptorJson {
   values?: Record<string, number>;
   [other: string]: unknown;
 }
+
+/**
+ * 64-bit fields whose values pass 2^53 (nanosecond durations and times: 2^53 ns is 104
+ * days), given as bigints by the decoder so that they stay exact. Every other 64-bit
+ * field brewkit reads (sizes, counts, seconds) is a number, exact below 2^53.
+ */
+export const bigintFields: ReadonlySet<string> = new Set([
+  "moby.buildkit.v1.PruneRequest.keepDuration",
+  "moby.buildkit.v1.DiskUsageRequest.ageLimit",
+  "moby.buildkit.v1.types.GCPolicy.keepDuration",
+  "pb.FileActionCopy.timestamp",
+  "pb.FileActionMkFile.timestamp",
+  "pb.FileActionSymlink.timestamp",
+  "pb.FileActionMkDir.timestamp",
+  "fsutil.types.Stat.modTime",
+]);
 
 const scalarTypes = new Set<string>(["double", "float", "int32", "int64", "uint32", "uint64", "sint32", "sint64", "fixed32", "fixed64", "sfixed32", "sfixed64", "bool", "string", "bytes"]);
 const packableTypes = new Set<string>([...scalarTypes].filter((t) => t !== "string" && t !== "bytes"));
@@ -134,7 +152,9 @@ export class Schema {
       const oneof = oneofOf.get(name);
       const keyType = f.keyType === undefined ? undefined : (f.keyType as ScalarType);
       const packed = repeated && keyType === undefined && (type === "enum" || packableTypes.has(type)) && f.options?.["packed"] !== false;
-      const field: FieldSchema = { name, id: f.id, type, repeated, keyType, packed, oneof: oneof?.name, inRealOneof: oneof?.real === true, message, enumType };
+      const int64 = bigintFields.has(`${fullName}.${name}`);
+      if (int64 && !/64$/.test(f.type)) throw new SchemaError(`${fullName}.${name} is listed as a 64-bit field but is ${f.type}`);
+      const field: FieldSchema = { name, id: f.id, type, repeated, keyType, packed, oneof: oneof?.name, inRealOneof: oneof?.real === true, message, enumType, int64 };
       fields.push(field);
       (built.byName as Map<string, FieldSchema>).set(name, field);
       (built.byId as Map<number, FieldSchema>).set(f.id, field);

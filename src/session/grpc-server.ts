@@ -1,17 +1,22 @@
 import http2 from "node:http2";
 import type { IncomingHttpHeaders, ServerHttp2Session, ServerHttp2Stream } from "node:http2";
 import { Duplex } from "node:stream";
-import { encodeGrpcMessage, framePrefix, GrpcStatus, MessageReader, StatusError, type GrpcStatusCode } from "../grpc/wire.ts";
+import { decodeBinaryHeader, encodeGrpcMessage, framePrefix, GrpcStatus, isGrpcContentType, MessageReader, StatusError, type GrpcStatusCode } from "../grpc/wire.ts";
 
 /** The request headers of a call, read like gRPC metadata. */
 export class CallMetadata {
   constructor(private readonly headers: IncomingHttpHeaders) {}
 
-  /** Every value of `key` (lower case), in the order sent; `-bin` keys are decoded from base64. */
+  /** Every value of the text key `key` (lower case), in the order sent (a `-bin` key's as its base64 text). */
   get(key: string): string[] {
     const raw = this.headers[key];
-    const values = raw === undefined ? [] : Array.isArray(raw) ? raw : [raw];
-    return key.endsWith("-bin") ? values.map((v) => Buffer.from(v, "base64").toString("utf8")) : values;
+    return raw === undefined ? [] : Array.isArray(raw) ? raw : [raw];
+  }
+
+  /** Every value of the binary key `key` (ending in `-bin`), exactly as sent; undefined when one is not base64. */
+  getBinary(key: string): Buffer[] | undefined {
+    const raw = this.headers[key];
+    return raw === undefined ? [] : decodeBinaryHeader(raw);
   }
 }
 
@@ -174,6 +179,11 @@ export class SessionGrpcServer {
 
   private dispatch(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
     stream.on("error", () => undefined);
+    // Not a gRPC request: gRPC's answer is HTTP 415.
+    if (!isGrpcContentType(headers["content-type"])) {
+      stream.respond({ ":status": 415, "grpc-status": String(GrpcStatus.INTERNAL), "grpc-message": encodeGrpcMessage(`invalid gRPC request content-type ${JSON.stringify(headers["content-type"] ?? "")}`) }, { endStream: true });
+      return;
+    }
     const path = String(headers[":path"] ?? "");
     const method = this.methods.get(path);
     if (method === undefined) {
@@ -183,15 +193,28 @@ export class SessionGrpcServer {
     stream.respond({ ":status": 200, "content-type": "application/grpc" }, { waitForTrailers: true });
     const messages = new MessageReader();
     if (method.kind === "unary") {
-      const received: Buffer[] = [];
+      let request: Buffer | undefined;
+      let failed = false;
+      const fail = (code: GrpcStatusCode, details: string) => {
+        failed = true;
+        finishStream(stream, code, details);
+      };
       stream.on("data", (chunk: Buffer) => {
-        const error = messages.push(chunk, (m) => received.push(m));
-        if (error) finishStream(stream, error.code, error.details);
+        if (failed) return;
+        const error = messages.push(chunk, (m) => {
+          if (failed) return;
+          // A second request ends the call at once: nothing more is read.
+          if (request !== undefined) fail(GrpcStatus.INTERNAL, "more than one request message for a unary call");
+          else request = m;
+        });
+        if (error) fail(error.code, error.details);
       });
       stream.on("end", () => {
-        if (stream.closed || stream.destroyed) return;
-        if (received.length !== 1) return finishStream(stream, GrpcStatus.INVALID_ARGUMENT, `expected one request message, got ${received.length}`);
-        method.handle(received[0]!, new CallMetadata(headers)).then(
+        if (failed || stream.closed || stream.destroyed) return;
+        const truncated = messages.end();
+        if (truncated) return fail(truncated.code, truncated.details);
+        if (request === undefined) return fail(GrpcStatus.INTERNAL, "no request message for a unary call");
+        method.handle(request, new CallMetadata(headers)).then(
           (response) => {
             if (stream.closed || stream.destroyed) return;
             writeMessage(stream, response);
@@ -214,7 +237,11 @@ export class SessionGrpcServer {
       const error = messages.push(chunk, (m) => call.deliver(m));
       if (error) call.fail(error.code, error.details);
     });
-    stream.on("end", () => call.deliverEnd());
+    stream.on("end", () => {
+      const truncated = messages.end();
+      if (truncated) call.fail(truncated.code, truncated.details);
+      else call.deliverEnd();
+    });
     stream.on("close", () => call.cancel());
     method.handle(call);
   }

@@ -12,15 +12,31 @@ import { framePrefix, maxMessageBytes } from "../grpc/wire.ts";
  */
 export function sessionTunnel(call: GrpcCall): Duplex {
   const stream = call.stream;
+  // Everything written since the last callback goes out in as few messages as the daemon's
+  // limit allows: whole parts, or views of a part where a message must end.
   const send = (parts: Buffer[], callback: (error?: Error | null) => void): void => {
-    let length = 0;
-    for (const part of parts) length += part.length;
-    if (length === 0) return callback();
-    stream.cork();
-    stream.write(bytesMessageHeader(length));
     let ok = true;
-    // Never an empty write: see writeMessage.
-    for (const part of parts) if (part.length > 0) ok = stream.write(part);
+    let batch: Buffer[] = [];
+    let batchBytes = 0;
+    const flush = () => {
+      if (batchBytes === 0) return;
+      stream.write(bytesMessageHeader(batchBytes));
+      for (const part of batch) ok = stream.write(part);
+      batch = [];
+      batchBytes = 0;
+    };
+    stream.cork();
+    for (const whole of parts) {
+      // Never an empty write: see writeMessage.
+      for (let part = whole; part.length > 0; ) {
+        const piece = part.length <= maxTunnelDataBytes - batchBytes ? part : part.subarray(0, maxTunnelDataBytes - batchBytes);
+        batch.push(piece);
+        batchBytes += piece.length;
+        part = part.subarray(piece.length);
+        if (batchBytes === maxTunnelDataBytes) flush();
+      }
+    }
+    flush();
     stream.uncork();
     if (ok) callback();
     else stream.once("drain", () => callback());
@@ -48,6 +64,7 @@ export function sessionTunnel(call: GrpcCall): Duplex {
     },
   });
   stream.on("data", (chunk: Buffer) => {
+    if (call.failed) return;
     const error = splitter.push(chunk, (data) => {
       if (!tunnel.push(data)) stream.pause();
     });
@@ -63,6 +80,12 @@ export function sessionTunnel(call: GrpcCall): Duplex {
   );
   return tunnel;
 }
+
+/**
+ * The most data one BytesMessage of the tunnel carries: with its 5-byte header (a tag and
+ * a 4-byte length) the message is exactly the daemon's limit.
+ */
+export const maxTunnelDataBytes = maxMessageBytes - 5;
 
 /** The gRPC prefix and the protobuf header of `BytesMessage{data}` for `length` bytes of data. */
 export function bytesMessageHeader(length: number): Buffer {
@@ -150,6 +173,7 @@ export class BytesMessageSplitter {
   private onTag(tag: number): Error | undefined {
     if (this.messageLeft === 0) return new Error("session tunnel: a field runs past the end of its message");
     this.field = Math.floor(tag / 8);
+    if (this.field === 0) return new Error("session tunnel: invalid field number 0");
     switch (tag % 8) {
       case 0:
         this.startVarint(Part.SkipVarint);

@@ -216,7 +216,9 @@ describe("the session tunnel", () => {
     for (const cut of [1, 2, 3, 5, 7, 16_384, stream.length]) {
       const splitter = new BytesMessageSplitter();
       const out: Buffer[] = [];
-      for (let at = 0; at < stream.length; at += cut) expect(splitter.push(stream.subarray(at, at + cut), (d) => out.push(d))).toBeUndefined();
+      const errors: unknown[] = [];
+      for (let at = 0; at < stream.length; at += cut) errors.push(splitter.push(stream.subarray(at, at + cut), (d) => out.push(d)));
+      expect(errors.filter((e) => e !== undefined)).toEqual([]);
       expect(Buffer.concat(out).equals(expected)).toBe(true);
     }
   });
@@ -225,5 +227,7 @@ describe("the session tunnel", () => {
     expect(new BytesMessageSplitter().push(Buffer.from([1, 0, 0, 0, 1, 0]), () => undefined)?.message).toMatch(/compressed/);
     // A 2-byte message whose data field claims 10 bytes.
     expect(new BytesMessageSplitter().push(Buffer.from([0, 0, 0, 0, 2, 0x0a, 10]), () => undefined)?.message).toMatch(/past the end/);
+    // Field number 0, which protobuf does not have.
+    expect(new BytesMessageSplitter().push(Buffer.from([0, 0, 0, 0, 2, 0x02, 0]), () => undefined)?.message).toMatch(/invalid field number 0/);
   });
 });

@@ -157,14 +157,28 @@ describe("the session's gRPC message reader", () => {
     for (const cut of [1, 2, 3, 5, 7, 4096, 16_384, stream.length]) {
       const reader = new MessageReader();
       const got: Buffer[] = [];
-      for (let at = 0; at < stream.length; at += cut) expect(reader.push(stream.subarray(at, at + cut), (m) => got.push(Buffer.from(m)))).toBeUndefined();
-      expect(got).toEqual(messages);
+      const errors: unknown[] = [];
+      for (let at = 0; at < stream.length; at += cut) errors.push(reader.push(stream.subarray(at, at + cut), (m) => got.push(Buffer.from(m))));
+      expect(errors.filter((e) => e !== undefined)).toEqual([]);
+      expect(reader.end()).toBeUndefined();
+      // As hex: comparing large Buffers element by element is slow.
+      expect(got.map((m) => m.toString("hex"))).toEqual(messages.map((m) => m.toString("hex")));
     }
   });
 
   it("refuses compressed and oversized messages", () => {
     expect(new MessageReader().push(Buffer.from([1, 0, 0, 0, 1, 9]), () => {})?.code).toBe(GrpcStatus.UNIMPLEMENTED);
     expect(new MessageReader().push(Buffer.from([0, 0x7f, 0, 0, 0]), () => {})?.code).toBe(GrpcStatus.RESOURCE_EXHAUSTED);
+    expect(new MessageReader().push(Buffer.from([2, 0, 0, 0, 0]), () => {})?.details).toBe("invalid message flags 2");
+  });
+
+  it("after a framing error, keeps refusing and hands on nothing more", () => {
+    const reader = new MessageReader();
+    const got: Buffer[] = [];
+    const first = reader.push(Buffer.from([0, 0x7f, 0, 0, 0]), (m) => got.push(m));
+    expect(reader.push(frame(Buffer.from("a valid message")), (m) => got.push(m))).toBe(first);
+    expect(got).toEqual([]);
+    expect(reader.end()).toBe(first);
   });
 });
 
