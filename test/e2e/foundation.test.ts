@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -6,7 +6,7 @@ import { LocalDaemon } from "../../src/daemon/local-daemon.ts";
 import { daemonPaths, defaultDaemonPaths } from "../../src/daemon/paths.ts";
 import { brewkit, busyboxBase, makeProject } from "../support/project.ts";
 import { freePort } from "../support/registry.ts";
-import { makeCertificates, type Certificates } from "../support/tls.ts";
+import { makeCertificates, startTlsDaemon, type Certificates } from "../support/tls.ts";
 
 interface RunMetadata {
   targets: Array<{
@@ -135,11 +135,9 @@ describe("other daemons", () => {
     beforeAll(async () => {
       tls = await makeCertificates(dir);
       address = `tcp://127.0.0.1:${await freePort()}`;
-      mkdirSync(paths.dir, { recursive: true });
       // TLS applies to the TCP address; the daemon's own unix socket stays plain.
-      writeFileSync(paths.configFile, `[grpc.tls]\n  cert = "${tls.serverCertFile}"\n  key = "${tls.serverKeyFile}"\n  ca = "${tls.caFile}"\n`);
       daemon = new LocalDaemon(paths, [address], false);
-      await daemon.start({ timeoutMs: 60_000 });
+      await startTlsDaemon(daemon, tls);
     }, 120_000);
 
     afterAll(async () => {

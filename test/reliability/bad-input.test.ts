@@ -10,7 +10,7 @@ import { LocalDaemon } from "../../src/daemon/local-daemon.ts";
 import { daemonPaths, defaultDaemonPaths } from "../../src/daemon/paths.ts";
 import { brewkit, busyboxBase, makeProject, type CliResult } from "../support/project.ts";
 import { freePort } from "../support/registry.ts";
-import { makeCertificates, type Certificates } from "../support/tls.ts";
+import { makeCertificates, startTlsDaemon, type Certificates } from "../support/tls.ts";
 
 const noStackTrace = /^\s+at /m;
 // No daemon listens here: errors found before the build never need one.
@@ -243,11 +243,9 @@ describe("a daemon with mutual TLS, and no registry", () => {
   beforeAll(async () => {
     [tls, other] = await Promise.all([makeCertificates(mkdtempSync(path.join(dir, "ca-"))), makeCertificates(mkdtempSync(path.join(dir, "other-")))]);
     address = `tcp://127.0.0.1:${await freePort()}`;
-    mkdirSync(paths.dir, { recursive: true });
-    // No registry mirror: any image this daemon needs would come from the internet.
-    writeFileSync(paths.configFile, `[grpc.tls]\n  cert = "${tls.serverCertFile}"\n  key = "${tls.serverKeyFile}"\n  ca = "${tls.caFile}"\n`);
+    // TLS applies to the TCP address; the daemon's own unix socket stays plain.
     daemon = new LocalDaemon(paths, [address], false);
-    await daemon.start({ timeoutMs: 60_000 });
+    await startTlsDaemon(daemon, tls);
   }, 120_000);
 
   afterAll(async () => {

@@ -1,7 +1,8 @@
 import { execFile } from "node:child_process";
-import { promises as fsp } from "node:fs";
+import { mkdirSync, promises as fsp, writeFileSync } from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
+import type { LocalDaemon } from "../../src/daemon/local-daemon.ts";
 
 const run = promisify(execFile);
 
@@ -28,4 +29,11 @@ export async function makeCertificates(dir: string): Promise<Certificates> {
     await openssl("x509", "-req", "-in", at(`${name}.csr`), "-CA", at("ca.pem"), "-CAkey", at("ca.key"), "-CAcreateserial", "-days", "1", "-extfile", at(`${name}.ext`), "-out", at(`${name}.pem`));
   }
   return { caFile: at("ca.pem"), serverCertFile: at("server.pem"), serverKeyFile: at("server.key"), clientCertFile: at("client.pem"), clientKeyFile: at("client.key") };
+}
+
+/** Starts `daemon` with mutual TLS on its tcp:// addresses (its unix socket stays plain) and no registry mirror. */
+export async function startTlsDaemon(daemon: LocalDaemon, tls: Certificates): Promise<void> {
+  mkdirSync(daemon.paths.dir, { recursive: true });
+  writeFileSync(daemon.paths.configFile, `[grpc.tls]\n  cert = "${tls.serverCertFile}"\n  key = "${tls.serverKeyFile}"\n  ca = "${tls.caFile}"\n`);
+  await daemon.start({ timeoutMs: 60_000 });
 }
