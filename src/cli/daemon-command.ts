@@ -14,7 +14,8 @@ export async function daemonCommand(action: string, options: { lines?: number })
       return 0;
     case "start": {
       const { started } = await daemon.start();
-      out(started ? `started buildkitd on ${daemon.address}` : `buildkitd already running on ${daemon.address}`);
+      const mode = daemon.startRecord()?.mode;
+      out(started ? `started buildkitd${mode ? ` (${mode})` : ""} on ${daemon.address}` : `buildkitd already running on ${daemon.address}`);
       return 0;
     }
     case "stop": {
@@ -27,13 +28,21 @@ export async function daemonCommand(action: string, options: { lines?: number })
     }
     case "status": {
       const status = await daemon.status();
+      const started = status.started;
       out(`running:   ${status.running ? "yes" : "no"}`);
+      if (started) out(`mode:      ${started.mode} (${started.reason})`);
       out(`address:   ${status.address}`);
       if (status.pid) out(`pid:       ${status.pid}`);
       if (status.version) out(`version:   ${status.version}`);
       if (status.platforms?.length) out(`platforms: ${status.platforms.join(", ")}`);
-      if (status.network?.bridge) out(`network:   bridge ${status.network.bridge.bridgeName}, ${status.network.bridge.subnet}`);
-      else if (status.network) out(`network:   ${status.network.mode} (steps do not get a network of their own: restart the daemon)`);
+      if (status.network?.bridge) {
+        out(`network:   bridge ${status.network.bridge.bridgeName}, ${status.network.bridge.subnet}`);
+        if (started?.network === "slirp4netns") out("           in RootlessKit's own network namespace (slirp4netns), away from your host's loopback");
+      } else if (status.network?.mode === "host" && started?.network === "host") {
+        out(`network:   host, shared: steps whose network is "default" reach your host's network and loopback, as the daemon does (${started.networkReason})`);
+      } else if (status.network) {
+        out(`network:   ${status.network.mode} (steps do not get a network of their own: restart the daemon)`);
+      }
       out(`state:     ${status.stateDir}`);
       out(`log:       ${status.logFile}`);
       return status.running ? 0 : 3;
