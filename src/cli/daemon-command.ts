@@ -9,9 +9,17 @@ export async function daemonCommand(action: string, options: { lines?: number })
   const daemon = new LocalDaemon(paths);
   const out = (line: string) => process.stdout.write(`${line}\n`);
   switch (action) {
-    case "install":
+    case "install": {
       await installDaemon(paths.binDir, (line) => process.stderr.write(`${line}\n`));
+      // Another user's daemon runs rootless: what that needs is checked now, each missing piece with its fix.
+      const mode = daemon.mode();
+      if (mode.kind === "rootless") {
+        process.stderr.write(mode.network.driver === "slirp4netns"
+          ? "rootless: ready; steps get a network of their own in RootlessKit's namespace (slirp4netns)\n"
+          : `rootless: ready; warning: steps whose network is "default" will share your host's network: ${mode.network.reason}\n`);
+      }
       return 0;
+    }
     case "start": {
       const { started } = await daemon.start();
       const mode = daemon.startRecord()?.mode;

@@ -1,7 +1,7 @@
 // brewkit's own daemon is reachable by the user who started it alone, rootful or rootless;
 // and a user whose machine is not ready for a rootless daemon is told exactly what to fix.
 import { execFileSync } from "node:child_process";
-import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { brewkit, busyboxBase, makeProject } from "../support/project.ts";
@@ -124,8 +124,12 @@ describe("a rootless start on a machine that is not ready", () => {
     const env = userEnv({ name: bare.name, home, runtimeDir });
     const own = userProject(user, { "brewkit.config.ts": readFileSync(path.join(project, "brewkit.config.ts"), "utf8") });
     execFileSync("chown", ["-R", `${bare.uid}:${bare.gid}`, own]);
-    for (const args of [["daemon", "start"], ["run"]]) {
-      const result = await brewkitAs({ ...bare, packageDir: user.packageDir }, args, { cwd: args[0] === "run" ? own : home, env });
+    // `daemon install` checks the same once it has built BuildKit: a stand-in for Go "builds" it here.
+    const fakeGo = path.join(user.work, "fake-go");
+    mkdirSync(fakeGo);
+    writeFileSync(path.join(fakeGo, "go"), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+    for (const args of [["daemon", "start"], ["run"], ["daemon", "install"]]) {
+      const result = await brewkitAs({ ...bare, packageDir: user.packageDir }, args, { cwd: args[0] === "run" ? own : home, env: { ...env, PATH: `${fakeGo}:${env.PATH}` } });
       expect(result.code, result.stderr).toBe(1);
       expect(result.stderr).toContain("error: brewkit's daemon runs rootless for a user who is not root, and this machine is not ready for it:");
       expect(result.stderr).toContain(`  - ${bare.name} has no range of subordinate user ids (/etc/subuid) or subordinate group ids (/etc/subgid) of at least 65536 ids`);
