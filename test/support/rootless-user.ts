@@ -3,7 +3,11 @@ import { chmodSync, chownSync, copyFileSync, cpSync, mkdirSync, mkdtempSync, rea
 import path from "node:path";
 import { defaultDaemonPaths } from "../../src/daemon/paths.ts";
 import { hasRange } from "../../src/daemon/rootless.ts";
-import { repoRoot, type CliResult } from "./project.ts";
+import { fileURLToPath } from "node:url";
+import type { CliResult } from "./project.ts";
+
+// Computed here, not taken from project.ts: the benchmark uses this module outside vitest.
+const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
 
 /** A user the suite runs brewkit as, with a home, a runtime dir and a brewkit of their own. */
 export interface TestUser {
