@@ -2,7 +2,7 @@
 // their own daemon under RootlessKit, and rootful, as root. Every build starts from a fresh
 // daemon of that user (no BUILDKIT_HOST), as a user's first run would.
 import { createHash, randomBytes } from "node:crypto";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { cpSync, lstatSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -14,6 +14,7 @@ import { brewkitAs, removeWorkDir, setUpRootlessUser, userEnv, userProject, type
 interface Runner {
   mode: "rootless" | "rootful";
   uid: number;
+  gid: number;
   project(files: Record<string, string>): string;
   /** Gives what the test wrote into a project to the runner's user. */
   adopt(dir: string): void;
@@ -29,6 +30,7 @@ function rootlessRunner(): Runner {
   return {
     mode: "rootless",
     uid: user.uid,
+    gid: user.gid,
     runtimeDir: user.runtimeDir,
     project: (files) => userProject(user, files),
     adopt: (dir) => execFileSync("chown", ["-R", `${user.uid}:${user.gid}`, dir]),
@@ -47,6 +49,7 @@ function rootfulRunner(): Runner {
   return {
     mode: "rootful",
     uid: 0,
+    gid: 0,
     project: (files) => {
       const dir = makeProject(files);
       projects.push(dir);
@@ -188,5 +191,29 @@ export default target({
     expect(readFileSync(path.join(project, "out", "sum"), "utf8").trim()).toBe(createHash("sha256").update(value).digest("hex"));
     expect(result.stderr).toContain("seen ***");
     expect(result.stderr + result.stdout).not.toContain(value);
+  });
+  it("forwards the user's ssh agent to a step", async () => {
+    const project = runner.project({
+      "brewkit.config.ts": `import { scratch, target } from "brewkit";\n${busyboxBase}
+export const keys = target({ from: base, copy: { src: "agent-list", dest: "/agent-list" }, ssh: true, command: ["/agent-list", "${randomBytes(4).toString("hex")}"] });
+`,
+    });
+    execFileSync("go", ["build", "-o", path.join(project, "agent-list"), "./test/fixtures/agent-list"], { cwd: repoRoot, env: { ...process.env, CGO_ENABLED: "0" } });
+    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "rootless-test-key", "-f", path.join(project, "id")]);
+    runner.adopt(project);
+    // The agent is the user's own, as on their machine.
+    const as = { uid: runner.uid, gid: runner.gid };
+    const socket = path.join(project, "agent.sock");
+    const agent = spawnSync("ssh-agent", ["-a", socket], { encoding: "utf8", ...as });
+    const pid = Number(/SSH_AGENT_PID=(\d+)/.exec(agent.stdout)?.[1]);
+    try {
+      expect(agent.status, agent.stderr).toBe(0);
+      execFileSync("ssh-add", [path.join(project, "id")], { env: { PATH: process.env.PATH, SSH_AUTH_SOCK: socket }, stdio: "ignore", ...as });
+      const result = ok(await runner.brewkit(["run", "keys", "--progress", "plain"], project, { SSH_AUTH_SOCK: socket }));
+      expect(result.stderr).toContain("agent keys: 1");
+      expect(result.stderr).toContain("agent key comment: rootless-test-key");
+    } finally {
+      if (pid) process.kill(pid);
+    }
   });
 });
