@@ -5,7 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { LocalDaemon } from "../src/daemon/local-daemon.ts";
 import { daemonPaths, defaultDaemonPaths } from "../src/daemon/paths.ts";
-import { cachedRerun, manyTargets, uploadAndExport, watchLatency, type BenchSettings, type Row } from "./scenarios.ts";
+import { cachedRerun, manyTargets, rootlessAgainstRootful, uploadAndExport, watchLatency, type BenchSettings, type Row } from "./scenarios.ts";
 import { formatMs, type Summary } from "./stats.ts";
 import { repoRoot } from "./tools.ts";
 
@@ -51,7 +51,7 @@ try {
     saves: smoke ? 10 : 50,
   };
   const rows: Row[] = [];
-  for (const scenario of [uploadAndExport, cachedRerun, manyTargets, watchLatency]) {
+  for (const scenario of [uploadAndExport, cachedRerun, manyTargets, watchLatency, rootlessAgainstRootful]) {
     process.stderr.write(`bench: ${scenario.name}…\n`);
     rows.push(...(await scenario(settings)));
   }

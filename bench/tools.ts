@@ -29,13 +29,13 @@ export class HungError extends Error {
 const defaultTimeoutMs = 4 * 60_000;
 
 /** Runs a command under GNU time; fails loudly on a non-zero exit, and with HungError when it hangs. */
-export function measure(command: string, args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv; stdinFile?: string; timeoutMs?: number }): Promise<Measured> {
+export function measure(command: string, args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv; stdinFile?: string; timeoutMs?: number; user?: { uid: number; gid: number } }): Promise<Measured> {
   return new Promise((resolve, reject) => {
     const stdin = options.stdinFile ? openSync(options.stdinFile, "r") : "ignore";
     const started = performance.now();
     const timeoutMs = options.timeoutMs ?? defaultTimeoutMs;
     // Its own process group, so a hung command is killed together with GNU time.
-    const child = spawn("/usr/bin/time", ["-f", "brewkit-bench-rss=%M", command, ...args], { cwd: options.cwd, env: options.env ?? process.env, stdio: [stdin, "pipe", "pipe"], detached: true });
+    const child = spawn("/usr/bin/time", ["-f", "brewkit-bench-rss=%M", command, ...args], { cwd: options.cwd, env: options.env ?? process.env, stdio: [stdin, "pipe", "pipe"], detached: true, ...options.user });
     let hung = false;
     const timer = setTimeout(() => {
       hung = true;

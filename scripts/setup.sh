@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything brewkit needs on a Debian/Ubuntu machine: runc, the CNI plugins that
-# give each build step its own network, busybox-static (the examples' offline base image),
-# the npm dependencies, and the pinned BuildKit (buildkitd + buildctl, built with Go into
+# give each build step its own network, RootlessKit, uidmap and slirp4netns (the daemon of
+# a user who is not root), busybox-static (the examples' offline base image), the npm
+# dependencies, and the pinned BuildKit (buildkitd + buildctl, built with Go into
 # ~/.brewkit/bin).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +19,9 @@ have_cni_plugins() {
 need=()
 command -v runc >/dev/null || need+=(runc)
 have_cni_plugins || need+=(containernetworking-plugins)
+command -v rootlesskit >/dev/null || need+=(rootlesskit)
+{ command -v newuidmap >/dev/null && command -v newgidmap >/dev/null; } || need+=(uidmap)
+command -v slirp4netns >/dev/null || need+=(slirp4netns)
 dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
 command -v docker-registry >/dev/null || need+=(docker-registry)
 command -v ssh-agent >/dev/null || need+=(openssh-client)

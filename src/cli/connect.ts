@@ -3,6 +3,7 @@ import { parseDaemonAddress, type TlsOptions } from "../client/address.ts";
 import { ControlClient } from "../client/control.ts";
 import { LocalDaemon, requireStepNetwork } from "../daemon/local-daemon.ts";
 import { defaultDaemonPaths } from "../daemon/paths.ts";
+import { assertDaemonPrivate } from "../daemon/privacy.ts";
 import { DaemonError } from "../errors.ts";
 import type { Platform } from "../llb/index.ts";
 import { trace } from "../trace.ts";
@@ -36,7 +37,7 @@ export function tlsFromFlags(flags: ConnectFlags, env: NodeJS.ProcessEnv = proce
 export interface ConnectOptions {
   addr?: string;
   tls?: TlsOptions;
-  /** Hears about a daemon that brewkit started. */
+  /** Hears about a daemon that brewkit started, and warnings about brewkit's own daemon. */
   log?: (line: string) => void;
 }
 
@@ -54,7 +55,7 @@ export async function connectStartingLocalDaemon(options: Pick<ConnectOptions, "
   const daemon = new LocalDaemon(defaultDaemonPaths());
   const { started } = await daemon.start();
   if (started) options.log?.(`started buildkitd (${daemon.address})`);
-  return handshake(new ControlClient(parseDaemonAddress(daemon.address, undefined, "brewkit")), undefined, daemon);
+  return handshake(new ControlClient(parseDaemonAddress(daemon.address, undefined, "brewkit")), undefined, daemon, options.log);
 }
 
 /**
@@ -66,12 +67,14 @@ export async function connectIfUp(options: ConnectOptions, signal?: AbortSignal)
   const explicit = (options.addr ?? process.env.BUILDKIT_HOST) || undefined;
   const local = explicit ? undefined : new LocalDaemon(defaultDaemonPaths());
   if (local && !existsSync(local.paths.socket)) return undefined;
+  // A socket that others could reach is refused, not asked whether it answers.
+  if (local) assertDaemonPrivate(local.paths);
   const address = explicit ? parseDaemonAddress(explicit, options.tls, options.addr ? "--addr" : "BUILDKIT_HOST") : parseDaemonAddress(local!.address, undefined, "brewkit");
   const control = new ControlClient(address);
   const abandon = () => control.close();
   signal?.addEventListener("abort", abandon, { once: true });
   try {
-    return await handshake(control, local ? localAnswerMs : undefined, local);
+    return await handshake(control, local ? localAnswerMs : undefined, local, options.log);
   } catch (err) {
     if (err instanceof DaemonError && err.code === "DAEMON_HOST_NETWORK") throw err;
     if (signal?.aborted || local) return undefined;
@@ -84,12 +87,19 @@ export async function connectIfUp(options: ConnectOptions, signal?: AbortSignal)
 // A running local daemon answers within this; past it, it is treated as not running.
 const localAnswerMs = 1_000;
 
-/** Asks for the workers; for brewkit's own daemon (`local`), also checks that steps get their own network. */
-async function handshake(control: ControlClient, timeoutMs?: number, local?: LocalDaemon): Promise<Connection> {
+/**
+ * Asks for the workers; for brewkit's own daemon (`local`), also checks that steps get
+ * their own network, or tells `log` (once per start of the daemon) that they share the host's.
+ */
+async function handshake(control: ControlClient, timeoutMs?: number, local?: LocalDaemon, log?: (line: string) => void): Promise<Connection> {
   trace("first-request");
   try {
     const workers = await control.listWorkers(timeoutMs);
-    if (local) requireStepNetwork(workers[0], local);
+    if (local) {
+      requireStepNetwork(workers[0], local);
+      const warning = log ? local.sharedNetworkWarning() : undefined;
+      if (warning) log!(warning);
+    }
     const first = workers[0]?.platforms?.[0];
     const architecture = first?.Architecture || "amd64";
     // The first platform is the worker's native one; keep its variant only where it selects an ABI (arm/v7).

@@ -9,12 +9,21 @@ export async function daemonCommand(action: string, options: { lines?: number })
   const daemon = new LocalDaemon(paths);
   const out = (line: string) => process.stdout.write(`${line}\n`);
   switch (action) {
-    case "install":
+    case "install": {
       await installDaemon(paths.binDir, (line) => process.stderr.write(`${line}\n`));
+      // Another user's daemon runs rootless: what that needs is checked now, each missing piece with its fix.
+      const mode = daemon.mode();
+      if (mode.kind === "rootless") {
+        process.stderr.write(mode.network.driver === "slirp4netns"
+          ? "rootless: ready; steps get a network of their own in RootlessKit's namespace (slirp4netns)\n"
+          : `rootless: ready; warning: steps whose network is "default" will share your host's network: ${mode.network.reason}\n`);
+      }
       return 0;
+    }
     case "start": {
       const { started } = await daemon.start();
-      out(started ? `started buildkitd on ${daemon.address}` : `buildkitd already running on ${daemon.address}`);
+      const mode = daemon.startRecord()?.mode;
+      out(started ? `started buildkitd${mode ? ` (${mode})` : ""} on ${daemon.address}` : `buildkitd already running on ${daemon.address}`);
       return 0;
     }
     case "stop": {
@@ -27,13 +36,21 @@ export async function daemonCommand(action: string, options: { lines?: number })
     }
     case "status": {
       const status = await daemon.status();
+      const started = status.started;
       out(`running:   ${status.running ? "yes" : "no"}`);
+      if (started) out(`mode:      ${started.mode} (${started.reason})`);
       out(`address:   ${status.address}`);
       if (status.pid) out(`pid:       ${status.pid}`);
       if (status.version) out(`version:   ${status.version}`);
       if (status.platforms?.length) out(`platforms: ${status.platforms.join(", ")}`);
-      if (status.network?.bridge) out(`network:   bridge ${status.network.bridge.bridgeName}, ${status.network.bridge.subnet}`);
-      else if (status.network) out(`network:   ${status.network.mode} (steps do not get a network of their own: restart the daemon)`);
+      if (status.network?.bridge) {
+        out(`network:   bridge ${status.network.bridge.bridgeName}, ${status.network.bridge.subnet}`);
+        if (started?.network === "slirp4netns") out("           in RootlessKit's own network namespace (slirp4netns), away from your host's loopback");
+      } else if (status.network?.mode === "host" && started?.network === "host") {
+        out(`network:   host, shared: steps whose network is "default" reach your host's network and loopback, as the daemon does (${started.networkReason})`);
+      } else if (status.network) {
+        out(`network:   ${status.network.mode} (steps do not get a network of their own: restart the daemon)`);
+      }
       out(`state:     ${status.stateDir}`);
       out(`log:       ${status.logFile}`);
       return status.running ? 0 : 3;

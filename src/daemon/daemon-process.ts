@@ -3,11 +3,14 @@ import path from "node:path";
 export { processAlive } from "../processes.ts";
 
 /**
- * True when `argv` is the command line of a buildkitd (run directly, or under rootlesskit)
- * that listens on `address`: what brewkit checks before it signals a process.
+ * True when `argv` is the command line of a buildkitd that listens on `address`, or of the
+ * RootlessKit processes that run it: what brewkit checks before it signals a process.
  */
 export function isDaemonCommandLine(argv: readonly string[], address: string): boolean {
-  const runsBuildkitd = argv.slice(0, 2).some((arg) => path.basename(arg) === "buildkitd");
+  const program = argv[0] ?? "";
+  // RootlessKit runs its child as /proc/self/exe, with its own command line.
+  const underRootlesskit = path.basename(program) === "rootlesskit" || program === "/proc/self/exe";
+  const runsBuildkitd = path.basename(program) === "buildkitd" || (underRootlesskit && argv.slice(1).some((arg) => path.basename(arg) === "buildkitd"));
   const listens = argv.some((arg, i) => (arg === "--addr" && argv[i + 1] === address) || arg === `--addr=${address}`);
   return runsBuildkitd && listens;
 }

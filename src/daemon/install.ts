@@ -26,9 +26,11 @@ function run(command: string, args: string[], options: { cwd?: string; log: (lin
 }
 
 /**
- * Builds the pinned buildkitd and buildctl into `binDir` with Go, and installs runc and
- * the CNI plugins of the steps' network from the system's packages when they are
- * missing (root only).
+ * Builds the pinned buildkitd and buildctl into `binDir` with Go, and installs from the
+ * system's packages what the daemon runs when it is missing: runc, the CNI plugins of the
+ * steps' network, and (for the rootless daemon of a user who is not root) rootlesskit,
+ * uidmap and slirp4netns. apt runs as root, or through sudo when it asks no password;
+ * otherwise each missing package is named with the command that installs it.
  */
 export async function installDaemon(binDir: string, log: (line: string) => void = console.error): Promise<void> {
   const go = findOnPath("go") ?? (existsSync("/usr/local/go/bin/go") ? "/usr/local/go/bin/go" : undefined);
@@ -42,18 +44,39 @@ export async function installDaemon(binDir: string, log: (line: string) => void 
   const ldflags = `-X github.com/moby/buildkit/version.Version=${version} -X github.com/moby/buildkit/version.Package=github.com/moby/buildkit`;
   await run(go, ["build", "-trimpath", "-ldflags", ldflags, "-o", binDir + path.sep,
     "github.com/moby/buildkit/cmd/buildkitd", "github.com/moby/buildkit/cmd/buildctl"], { cwd: packageRoot, log });
-  const missing: Array<{ name: string; why: string }> = [];
-  if (!findOnPath("runc") && !findOnPath("buildkit-runc")) missing.push({ name: "runc", why: "buildkitd needs it to run steps" });
-  if (!hasCniPlugins(binDir)) missing.push({ name: "containernetworking-plugins", why: "they give each step its own network" });
+  const missing = missingPackages(binDir);
   if (missing.length) {
     const names = missing.map((m) => m.name);
-    if (process.getuid?.() === 0 && findOnPath("apt-get")) {
-      await run("apt-get", ["install", "-y", "-q", ...names], { log });
+    const asRoot = process.getuid?.() === 0;
+    const viaSudo = !asRoot && (await sudoAsksNoPassword());
+    if ((asRoot || viaSudo) && findOnPath("apt-get")) {
+      const apt = ["apt-get", "install", "-y", "-q", ...names];
+      await (viaSudo ? run("sudo", ["-n", ...apt], { log }) : run("apt-get", apt.slice(1), { log }));
     } else {
-      for (const m of missing) log(`warning: ${m.name} is not installed; ${m.why} (Debian/Ubuntu: apt-get install ${m.name})`);
+      for (const m of missing) log(`warning: ${m.name} is not installed; ${m.why} (Debian/Ubuntu: sudo apt-get install ${m.name})`);
     }
   }
   log(`installed buildkitd and buildctl ${version} into ${binDir}`);
+}
+
+/** The system packages the daemon needs that are not installed. */
+function missingPackages(binDir: string): Array<{ name: string; why: string }> {
+  const missing: Array<{ name: string; why: string }> = [];
+  if (!findOnPath("runc") && !findOnPath("buildkit-runc")) missing.push({ name: "runc", why: "buildkitd needs it to run steps" });
+  if (!hasCniPlugins(binDir)) missing.push({ name: "containernetworking-plugins", why: "they give each step its own network" });
+  if (!findOnPath("rootlesskit")) missing.push({ name: "rootlesskit", why: "it runs the daemon of a user who is not root" });
+  if (!findOnPath("newuidmap") || !findOnPath("newgidmap")) missing.push({ name: "uidmap", why: "rootlesskit maps the user's subordinate ids with it" });
+  if (!findOnPath("slirp4netns")) missing.push({ name: "slirp4netns", why: "it gives a rootless daemon a network of its own" });
+  return missing;
+}
+
+function sudoAsksNoPassword(): Promise<boolean> {
+  if (!findOnPath("sudo")) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const child = spawn("sudo", ["-n", "true"], { stdio: "ignore" });
+    child.on("error", () => resolve(false));
+    child.on("exit", (code) => resolve(code === 0));
+  });
 }
 
 function hasCniPlugins(binDir: string): boolean {

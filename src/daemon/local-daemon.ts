@@ -11,7 +11,11 @@ import { findCniPlugins } from "./cni-plugins.ts";
 import { daemonConfigToml } from "./daemon-config.ts";
 import { acquireDaemonLock } from "./daemon-lock.ts";
 import { findDaemonProcesses, isDaemonProcess, processAlive } from "./daemon-process.ts";
+import { daemonLaunch, stepsHaveOwnNetwork, type DaemonMode } from "./launch.ts";
 import type { DaemonPaths } from "./paths.ts";
+import { assertDaemonPrivate } from "./privacy.ts";
+import { planRootless, rootlessNotReady } from "./rootless.ts";
+import { probeRootless } from "./rootless-probe.ts";
 import { startFailureCause } from "./start-failure.ts";
 import { findOnPath } from "./which.ts";
 
@@ -24,8 +28,23 @@ export interface DaemonStatus {
   platforms?: string[];
   /** What network the daemon's steps get by default: `cni` (its bridge, when known) or `host`. */
   network?: { mode: string; bridge?: BridgeNetwork };
+  /** How the running daemon was started, as recorded at its start. */
+  started?: StartRecord;
   stateDir: string;
   logFile: string;
+}
+
+/** How a daemon was started, kept beside its state while it runs (`daemon status` shows it). */
+export interface StartRecord {
+  mode: "rootful" | "rootless";
+  /** Why this mode. */
+  reason: string;
+  /** The steps' default network: the daemon's bridge on the host, its bridge in RootlessKit's namespace, or the user's host network. */
+  network: "bridge" | "slirp4netns" | "host";
+  /** Why steps share the host's network (network `host` only). */
+  networkReason?: string;
+  /** A run has warned that steps share the host's network (once per start). */
+  warned?: boolean;
 }
 
 /** What `LocalDaemon.stop` did. */
@@ -41,11 +60,15 @@ export const workerNetworkLabel = "org.mobyproject.buildkit.worker.network";
 
 /**
  * Refuses a local daemon whose steps get the host's network by default, as one an earlier
- * brewkit started does: builds on it would reach the host's loopback.
+ * brewkit started does: builds on it would reach the host's loopback. The one exception is
+ * a rootless daemon on a machine where RootlessKit cannot give it a network of its own:
+ * it was started so on purpose, and `sharedNetworkWarning` says so.
  */
 export function requireStepNetwork(worker: WorkerRecord | undefined, daemon: LocalDaemon): void {
   const network = worker?.Labels?.[workerNetworkLabel];
   if (network === undefined || network === "cni") return;
+  const record = daemon.startRecord();
+  if (network === "host" && record?.mode === "rootless" && record.network === "host") return;
   throw new DaemonError("DAEMON_HOST_NETWORK", `brewkit's daemon on ${daemon.address} gives steps the ${network} network, not one of their own (an earlier brewkit started it)`, {
     hint: "restart it: `brewkit daemon stop`, then run again",
   });
@@ -53,6 +76,8 @@ export function requireStepNetwork(worker: WorkerRecord | undefined, daemon: Loc
 
 // A unix socket path longer than this does not fit in sockaddr_un.
 const maxSocketPathBytes = 107;
+// The longest socket a daemon makes in its socket dir: RootlessKit's API socket.
+const rootlesskitApiSocket = "api.sock";
 
 // How long `stop` waits for a start in progress in another process.
 const stopLockWaitMs = 60_000;
@@ -78,6 +103,7 @@ export class LocalDaemon {
   /** True when a daemon answers on the socket. */
   async isRunning(): Promise<boolean> {
     if (!existsSync(this.paths.socket)) return false;
+    assertDaemonPrivate(this.paths);
     const control = new ControlClient(parseDaemonAddress(this.address, undefined, "brewkit"));
     try {
       await control.listWorkers(1_000);
@@ -101,19 +127,24 @@ export class LocalDaemon {
   }
 
   /**
-   * Starts the daemon unless one already answers; resolves once it answers. Steps get a
-   * network of their own on the daemon's bridge; concurrent starts (other brewkit
-   * processes included) end with one daemon, the one its pid file names.
+   * Starts the daemon unless one already answers; resolves once it answers. As root, steps
+   * get a network of their own on the daemon's bridge; another user's daemon runs rootless
+   * (see `mode`). Concurrent starts (other brewkit processes included) end with one daemon,
+   * the one its pid file names.
    */
   async start(options: { timeoutMs?: number } = {}): Promise<{ started: boolean }> {
     if (await this.isRunning()) return { started: false };
     const binary = this.findBinary();
-    if (Buffer.byteLength(this.paths.socket) > maxSocketPathBytes) {
-      throw new DaemonError("SOCKET_PATH_TOO_LONG", `the daemon socket path ${this.paths.socket} is too long for a unix socket`, {
+    const longest = [this.paths.socket, this.paths.otelSocket, path.join(this.paths.rootlesskitStateDir, rootlesskitApiSocket)]
+      .find((socket) => Buffer.byteLength(socket) > maxSocketPathBytes);
+    if (longest) {
+      throw new DaemonError("SOCKET_PATH_TOO_LONG", `the daemon socket path ${longest} is too long for a unix socket`, {
         hint: "set BREWKIT_HOME to a shorter directory",
       });
     }
-    const cni = findCniPlugins(this.searchPath());
+    // Everything the mode needs is checked before anything starts.
+    const mode = this.mode();
+    const cni = stepsHaveOwnNetwork(mode) ? findCniPlugins(this.searchPath()) : { dir: undefined };
     this.makePrivateDirs();
     const deadline = Date.now() + (options.timeoutMs ?? 30_000);
     const lock = await acquireDaemonLock(this.paths.lockNameFile, { deadline, satisfied: () => this.isRunning() });
@@ -121,11 +152,44 @@ export class LocalDaemon {
     try {
       if (await this.isRunning()) return { started: false };
       const starting = findDaemonProcesses(this.address);
-      if (starting.length) return await this.awaitStarting(starting, binary, cni.dir, deadline);
-      return await this.spawnDaemon(binary, cni.dir, deadline);
+      if (starting.length) return await this.awaitStarting(starting, binary, mode, cni.dir, deadline);
+      return await this.spawnDaemon(binary, mode, cni.dir, deadline);
     } finally {
       lock.release();
     }
+  }
+
+  /**
+   * How this daemon runs: rootful as root; for any other user rootless, under RootlessKit,
+   * once the machine offers all it needs (else an error naming each missing piece and its
+   * fix), with RootlessKit's own network where slirp4netns can run and the user's host
+   * network where it cannot.
+   */
+  mode(): DaemonMode {
+    if (process.getuid?.() === 0) return { kind: "rootful" };
+    const plan = planRootless(probeRootless(this.searchPath()));
+    if (plan.problems.length) throw rootlessNotReady(plan.problems);
+    return { kind: "rootless", rootlesskit: findOnPath("rootlesskit", this.searchPath())!, network: plan.network };
+  }
+
+  /** How the daemon now running was started, when it was started by this brewkit. */
+  startRecord(): StartRecord | undefined {
+    try {
+      return JSON.parse(readFileSync(this.paths.startRecordFile, "utf8")) as StartRecord;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * The warning a run gives, once per start of the daemon, when its steps share the user's
+   * host network (a rootless daemon where RootlessKit cannot have a network of its own).
+   */
+  sharedNetworkWarning(): string | undefined {
+    const record = this.startRecord();
+    if (!record || record.network !== "host" || record.warned) return undefined;
+    writePrivateFile(this.paths.startRecordFile, `${JSON.stringify({ ...record, warned: true })}\n`);
+    return `warning: steps whose network is "default" share your host's network, loopback included, on this rootless daemon: ${record.networkReason ?? "RootlessKit has no network of its own here"}`;
   }
 
   /**
@@ -152,6 +216,7 @@ export class LocalDaemon {
         await sleep(100);
       }
       rmSync(this.paths.pidFile, { force: true });
+      rmSync(this.paths.startRecordFile, { force: true });
       return { stopped: pids.length > 0, ...(unrelatedPid === undefined ? {} : { unrelatedPid }) };
     } finally {
       lock?.release();
@@ -171,7 +236,8 @@ export class LocalDaemon {
       const platforms = (workers[0]?.platforms ?? []).map((p) => [p.OS, p.Architecture, p.Variant].filter(Boolean).join("/"));
       const mode = workers[0]?.Labels?.[workerNetworkLabel];
       const network = mode === undefined ? undefined : { mode, bridge: mode === "cni" ? this.configuredNetwork() : undefined };
-      return { ...base, running: true, pid, version: info.buildkitVersion?.version, platforms, network };
+      const started = this.startRecord();
+      return { ...base, running: true, pid, version: info.buildkitVersion?.version, platforms, network, ...(started ? { started } : {}) };
     } finally {
       control.close();
     }
@@ -183,26 +249,24 @@ export class LocalDaemon {
     return lastLines(readFileSync(this.paths.logFile, "utf8"), lines);
   }
 
-  private async spawnDaemon(binary: string, cniDir: string | undefined, deadline: number): Promise<{ started: boolean }> {
+  private async spawnDaemon(binary: string, mode: DaemonMode, cniDir: string | undefined, deadline: number): Promise<{ started: boolean }> {
     // No daemon of this directory runs (the lock is held): a socket left here is stale.
     rmSync(this.paths.socket, { force: true });
-    const network = chooseBridgeNetwork(this.paths.dir, hostRoutes());
+    // Written before the daemon answers: a run that finds it answering reads how it runs.
+    writePrivateFile(this.paths.startRecordFile, `${JSON.stringify(startRecord(mode))}\n`);
+    const ownNetwork = stepsHaveOwnNetwork(mode);
+    // In RootlessKit's namespace, the bridge's subnet still avoids the host's routes: slirp4netns leads to them.
+    const bridge = ownNetwork ? chooseBridgeNetwork(this.paths.dir, hostRoutes()) : undefined;
     const userConfig = existsSync(this.paths.configFile) ? readFileSync(this.paths.configFile, "utf8") : undefined;
-    writePrivateFile(this.paths.effectiveConfigFile, daemonConfigToml(userConfig, network));
-    const args = [
-      "--addr", this.address,
-      ...this.extraAddresses.flatMap((addr) => ["--addr", addr]),
-      "--root", this.paths.root,
-      "--config", this.paths.effectiveConfigFile,
-      "--oci-worker=true",
-      "--containerd-worker=false",
-      // Each step gets its own network namespace on the daemon's bridge, not the host's network.
-      "--oci-worker-net=bridge",
-      ...(cniDir ? ["--oci-cni-binary-dir", cniDir] : []),
-      // brewkit's own daemon serves one user, who may ask for host networking per target.
-      ...(this.allowHostNetwork ? ["--allow-insecure-entitlement", "network.host"] : []),
-    ];
-    const [command, commandArgs] = this.wrapUnprivileged(binary, args);
+    writePrivateFile(this.paths.effectiveConfigFile, daemonConfigToml(userConfig, { ...(bridge ? { bridge } : {}), otelSocket: this.paths.otelSocket }));
+    const { command, args: commandArgs } = daemonLaunch({
+      mode,
+      binary,
+      paths: this.paths,
+      extraAddresses: this.extraAddresses,
+      allowHostNetwork: this.allowHostNetwork,
+      ...(cniDir ? { cniDir } : {}),
+    });
     const logStart = existsSync(this.paths.logFile) ? statSync(this.paths.logFile).size : 0;
     const logFd = openSync(this.paths.logFile, "a", 0o600);
     fchmodSync(logFd, 0o600);
@@ -220,19 +284,24 @@ export class LocalDaemon {
     while (Date.now() < deadline) {
       if (exit !== undefined) {
         rmSync(this.paths.pidFile, { force: true });
+        rmSync(this.paths.startRecordFile, { force: true });
         throw this.startFailure(`buildkitd exited (${exit}) while starting`, logStart);
       }
-      if (await this.isRunning()) return { started: true };
+      if (await this.isRunning()) {
+        // buildkitd opens its socket to its group (0660): the daemon is the user's alone.
+        chmodSync(this.paths.socket, 0o600);
+        return { started: true };
+      }
       await sleep(100);
     }
     throw this.startFailure(`buildkitd did not answer on ${this.address} in time`, logStart, "DAEMON_START_TIMEOUT");
   }
 
   /** Waits for a daemon of this directory that another brewkit started and stopped waiting for. */
-  private async awaitStarting(pids: number[], binary: string, cniDir: string | undefined, deadline: number): Promise<{ started: boolean }> {
+  private async awaitStarting(pids: number[], binary: string, mode: DaemonMode, cniDir: string | undefined, deadline: number): Promise<{ started: boolean }> {
     while (Date.now() < deadline) {
       if (await this.isRunning()) return { started: false };
-      if (!pids.some((pid) => isDaemonProcess(pid, this.address))) return this.spawnDaemon(binary, cniDir, deadline);
+      if (!pids.some((pid) => isDaemonProcess(pid, this.address))) return this.spawnDaemon(binary, mode, cniDir, deadline);
       await sleep(100);
     }
     throw new DaemonError("DAEMON_START_TIMEOUT", `buildkitd (pid ${pids.join(", ")}) runs on ${this.address} but does not answer`, {
@@ -251,7 +320,7 @@ export class LocalDaemon {
 
   /** The socket's directory and the state dir are the user's alone, whatever the umask. */
   private makePrivateDirs(): void {
-    for (const dir of [this.paths.dir, this.paths.root]) {
+    for (const dir of new Set([this.paths.dir, this.paths.root, this.paths.socketDir])) {
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       chmodSync(dir, 0o700);
     }
@@ -278,18 +347,13 @@ export class LocalDaemon {
     const pid = Number.parseInt(readFileSync(this.paths.pidFile, "utf8"), 10);
     return Number.isInteger(pid) && pid > 0 ? pid : undefined;
   }
+}
 
-  /** buildkitd needs root; other users go through rootlesskit when it is installed. */
-  private wrapUnprivileged(binary: string, args: string[]): [string, string[]] {
-    if (process.getuid?.() === 0) return [binary, args];
-    const rootlesskit = findOnPath("rootlesskit");
-    if (!rootlesskit) {
-      throw new DaemonError("DAEMON_NEEDS_ROOT", "buildkitd needs root, or rootlesskit for a rootless daemon", {
-        hint: "install rootlesskit (and uidmap), run as root, or point --addr / BUILDKIT_HOST at a running buildkitd",
-      });
-    }
-    return [rootlesskit, [binary, "--oci-worker-no-process-sandbox", ...args]];
-  }
+function startRecord(mode: DaemonMode): StartRecord {
+  if (mode.kind === "rootful") return { mode: "rootful", reason: "brewkit runs as root", network: "bridge" };
+  const reason = `you are not root (uid ${process.getuid?.()}): buildkitd runs as the root of a user namespace of RootlessKit, mapped to you`;
+  if (mode.network.driver === "slirp4netns") return { mode: "rootless", reason, network: "slirp4netns" };
+  return { mode: "rootless", reason, network: "host", networkReason: mode.network.reason };
 }
 
 /** The host's IPv4 routes; none known where /proc/net/route cannot be read. */

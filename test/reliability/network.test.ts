@@ -146,7 +146,8 @@ describe("brewkit's own daemon", () => {
     homes.push(legacyHome);
     const env = managedEnv(legacyHome);
     const paths = daemonPaths(path.join(legacyHome, "daemon"), path.join(legacyHome, "bin"));
-    mkdirSync(paths.dir);
+    // As the earlier brewkit made it: the user's alone (else brewkit refuses it for that first).
+    mkdirSync(paths.dir, { mode: 0o700 });
     // The command line an earlier brewkit started its daemon with: BuildKit's default network.
     const legacy = spawn(path.join(paths.binDir, "buildkitd"), ["--addr", `unix://${paths.socket}`, "--root", paths.root, "--oci-worker=true", "--containerd-worker=false", "--allow-insecure-entitlement", "network.host"], { stdio: ["ignore", "ignore", "pipe"] });
     const exited = new Promise((resolve) => legacy.on("exit", resolve));

@@ -86,19 +86,19 @@ describe("daemonConfigToml", () => {
   const network = { bridgeName: "brewkit-abc1234", subnet: "172.21.3.0/24" };
 
   it("is the bridge's [worker.oci] table when the user has no buildkitd.toml", () => {
-    expect(daemonConfigToml(undefined, network)).toBe('[worker.oci]\n  bridgeName = "brewkit-abc1234"\n  bridgeSubnet = "172.21.3.0/24"\n');
+    expect(daemonConfigToml(undefined, { bridge: network })).toBe('[worker.oci]\n  bridgeName = "brewkit-abc1234"\n  bridgeSubnet = "172.21.3.0/24"\n');
   });
 
   it("keeps the user's settings and appends the table after them", () => {
     const user = '[registry."docker.io"]\n  mirrors = ["127.0.0.1:5000"]\n';
-    const merged = daemonConfigToml(user, network);
+    const merged = daemonConfigToml(user, { bridge: network });
     expect(merged.startsWith(user)).toBe(true);
-    expect(merged.slice(user.length)).toBe(`\n${daemonConfigToml(undefined, network)}`);
+    expect(merged.slice(user.length)).toBe(`\n${daemonConfigToml(undefined, { bridge: network })}`);
   });
 
   it("adds the bridge to the user's own [worker.oci] table, before the next table, without a second header", () => {
     const user = '[worker.oci]\n  snapshotter = "native"\n\n[[worker.oci.gcpolicy]]\n  keepBytes = 1000\n';
-    const merged = daemonConfigToml(user, network);
+    const merged = daemonConfigToml(user, { bridge: network });
     expect(merged.match(/^\[worker\.oci\]/gm)).toHaveLength(1);
     const table = merged.slice(0, merged.indexOf("[[worker.oci.gcpolicy]]"));
     expect(table).toContain('bridgeName = "brewkit-abc1234"');
@@ -108,7 +108,7 @@ describe("daemonConfigToml", () => {
   });
 
   it("keeps a bridge name or subnet the user chose", () => {
-    const merged = daemonConfigToml('[worker.oci]\n  bridgeSubnet = "10.123.0.0/24"\n', network);
+    const merged = daemonConfigToml('[worker.oci]\n  bridgeSubnet = "10.123.0.0/24"\n', { bridge: network });
     expect(merged).toContain('bridgeSubnet = "10.123.0.0/24"');
     expect(merged).not.toContain(network.subnet);
     expect(merged).toContain(`bridgeName = "${network.bridgeName}"`);
