@@ -6,6 +6,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { cpSync, lstatSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BrewkitProcess } from "../support/process.ts";
 import { brewkit, busyboxBase, makeProject, repoRoot, type CliResult } from "../support/project.ts";
 import { managedEnv, managedHome } from "../support/managed-daemon.ts";
 import { brewkitAs, removeWorkDir, setUpRootlessUser, userEnv, userProject, type TestUser } from "../support/rootless-user.ts";
@@ -19,6 +20,8 @@ interface Runner {
   /** Gives what the test wrote into a project to the runner's user. */
   adopt(dir: string): void;
   brewkit(args: string[], cwd: string, env?: Record<string, string>): Promise<CliResult>;
+  /** Starts `brewkit <args>` in the background, as the runner's user. */
+  start(args: string[], cwd: string): BrewkitProcess;
   /** The directory `$XDG_RUNTIME_DIR` names (rootless only). */
   runtimeDir?: string;
   cleanup(): Promise<void>;
@@ -35,6 +38,7 @@ function rootlessRunner(): Runner {
     project: (files) => userProject(user, files),
     adopt: (dir) => execFileSync("chown", ["-R", `${user.uid}:${user.gid}`, dir]),
     brewkit: run,
+    start: (args, cwd) => new BrewkitProcess(args, { cwd, as: { uid: user.uid, gid: user.gid, packageDir: user.packageDir, env: userEnv(user) } }),
     cleanup: async () => {
       await run(["daemon", "stop"], user.home);
       removeWorkDir(user);
@@ -57,6 +61,7 @@ function rootfulRunner(): Runner {
     },
     adopt: () => undefined,
     brewkit: (args, cwd, extra = {}) => brewkit(args, { cwd, env: { ...env, ...extra } }),
+    start: (args, cwd) => new BrewkitProcess(args, { cwd, env }),
     cleanup: async () => {
       await brewkit(["daemon", "stop"], { cwd: home, env });
       for (const dir of [home, ...projects]) rmSync(dir, { recursive: true, force: true });
@@ -192,6 +197,31 @@ export default target({
     expect(result.stderr).toContain("seen ***");
     expect(result.stderr + result.stdout).not.toContain(value);
   });
+  it("rebuilds on a change in watch, and stops on Ctrl-C", async () => {
+    const token = randomBytes(4).toString("hex");
+    const project = runner.project({
+      "brewkit.config.ts": `import { scratch, target } from "brewkit";\n${busyboxBase}
+export default target({ from: base, copy: "src", command: "mkdir -p /out && cat /src/a.txt > /out/a # ${token}", output: { artifact: "/out", local: "out" } });
+`,
+      "src/a.txt": "first\n",
+    });
+    runner.adopt(project);
+    const watch = runner.start(["watch", "--progress", "quiet"], project);
+    try {
+      let at = await watch.waitFor(/✔ default/);
+      expect(readFileSync(path.join(project, "out", "a"), "utf8")).toBe("first\n");
+      writeFileSync(path.join(project, "src", "a.txt"), "second\n");
+      at = await watch.waitFor(/↻ changed: src\/a\.txt/, at);
+      await watch.waitFor(/✔ default/, at);
+      expect(readFileSync(path.join(project, "out", "a"), "utf8")).toBe("second\n");
+      expect(notOwnedBy(path.join(project, "out"), runner.uid)).toEqual([]);
+      watch.child.kill("SIGINT");
+      expect((await watch.exited).code).toBe(130);
+    } finally {
+      watch.child.kill("SIGKILL");
+    }
+  });
+
   it("forwards the user's ssh agent to a step", async () => {
     const project = runner.project({
       "brewkit.config.ts": `import { scratch, target } from "brewkit";\n${busyboxBase}

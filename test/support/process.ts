@@ -13,10 +13,16 @@ export class BrewkitProcess {
   private readonly waiters = new Set<() => void>();
   private closed = false;
 
-  constructor(args: string[], options: { cwd: string; env?: Record<string, string> }) {
-    this.child = spawn(process.execPath, [path.join(repoRoot, "bin/brewkit.js"), ...args], {
+  /**
+   * Runs `brewkit <args>` against the suite's daemon, or, with `as`, as another user: that
+   * user's copy of brewkit with exactly `as.env` (plus `env`), on the daemon it chooses.
+   */
+  constructor(args: string[], options: { cwd: string; env?: Record<string, string>; as?: { uid: number; gid: number; packageDir: string; env: Record<string, string> } }) {
+    const as = options.as;
+    this.child = spawn(process.execPath, [path.join(as?.packageDir ?? repoRoot, "bin/brewkit.js"), ...args], {
       cwd: options.cwd,
-      env: { ...process.env, BUILDKIT_HOST: inject("buildkitHost"), BREWKIT_HOME: testHome, NO_COLOR: "1", ...options.env },
+      env: as ? { ...as.env, ...options.env } : { ...process.env, BUILDKIT_HOST: inject("buildkitHost"), BREWKIT_HOME: testHome, NO_COLOR: "1", ...options.env },
+      ...(as ? { uid: as.uid, gid: as.gid } : {}),
       stdio: ["ignore", "pipe", "pipe"],
     });
     const take = (d: Buffer) => {
