@@ -1,4 +1,7 @@
-import type { CollectedOutput } from "../compile/index.ts";
+import type { CollectedOutput, CompiledImageExport } from "../compile/index.ts";
+import { loginHint, tlsHint } from "../registry/errors.ts";
+import { registryOfRef } from "../registry/hosts.ts";
+import { classifyRegistryFailure, isTlsFailure } from "../resolve/index.ts";
 import { BuildError } from "../errors.ts";
 import type { Plan } from "../plan/index.ts";
 import type { VertexState } from "../progress/index.ts";
@@ -19,5 +22,31 @@ export function missingArtifact(plan: Plan, name: string, output: CollectedOutpu
       context: { file: at?.file, line: at?.line, target: name, field },
       hint: "make a command of the target write it there, or fix the path (a relative artifact path is under the target's workdir)",
     });
+  };
+}
+
+/**
+ * Explains a failed push of an image: a registry that refused the login (or wanted one)
+ * or whose certificate the daemon does not trust is named, with what to do about it.
+ */
+export function imageExportFailure(name: string, image: CompiledImageExport): (failed: VertexState) => BuildError | undefined {
+  return (failed) => {
+    const message = failed.error ?? "";
+    const pushed = /failed to push (\S+?):? /.exec(message)?.[1] ?? image.names[0];
+    if (!image.push || pushed === undefined) return undefined;
+    let host: string;
+    try {
+      host = registryOfRef(pushed);
+    } catch {
+      return undefined;
+    }
+    const detail = message.replace(/^failed to push \S+: /, "");
+    if (isTlsFailure(message)) {
+      return new BuildError("REGISTRY_TLS", `target "${name}": the registry ${host} could not be reached securely to push ${pushed} (${detail})`, { context: { target: name }, hint: tlsHint(host) });
+    }
+    if (classifyRegistryFailure(message) === "unauthorized") {
+      return new BuildError("REGISTRY_UNAUTHORIZED", `target "${name}": the registry ${host} refused the push of ${pushed}: wrong or missing credentials (${detail})`, { context: { target: name }, hint: loginHint(host) });
+    }
+    return undefined;
   };
 }

@@ -7,12 +7,14 @@ import type { ProgressEvent } from "../progress/index.ts";
 import type { Moby_Buildkit_V1_StatusResponse as StatusResponse } from "../proto/generated.ts";
 import { readFilesWith, resolveImageConfigsWith, type ImageConfig } from "../resolve/index.ts";
 import { isRedactable, minRedactedLength, type Redactor, type SecretStore } from "../secrets/index.ts";
+import { registryCredentials, type CredentialSource } from "../registry/credentials.ts";
+import { authService } from "../session/auth-service.ts";
 import { secretsService } from "../session/secrets-service.ts";
 import { sshAgentSockets, sshService } from "../session/ssh-service.ts";
 import type { SessionService } from "../session/services.ts";
 import { withGatewayBuild } from "../solve/gateway-build.ts";
 import { mergeByTarget, solveWaves, type SolveResult } from "../solve/index.ts";
-import { missingArtifact } from "./failures.ts";
+import { imageExportFailure, missingArtifact } from "./failures.ts";
 import { variableRounds } from "./variables.ts";
 
 /** What a build needs besides the plan. */
@@ -33,6 +35,8 @@ export interface BuildOptions {
   secrets: SecretStore;
   /** `--ssh` flags (`id=socket`), on top of SSH_AUTH_SOCK. */
   sshFlags?: string[];
+  /** Registry logins served to the daemon (default: brewkit's user config, then Docker's). */
+  credentials?: CredentialSource;
   onEvent?: (job: string, event: ProgressEvent) => void;
   /** Receives every Status message of the target builds (secret values hidden). */
   onStatus?: (job: string, message: StatusResponse) => void;
@@ -46,7 +50,7 @@ export interface BuildOptions {
 }
 
 /** What preparing a build needs: the build's options without the secrets themselves, and the session services of its steps. */
-export interface PrepareOptions extends Omit<BuildOptions, "secrets" | "sshFlags" | "onStatus"> {
+export interface PrepareOptions extends Omit<BuildOptions, "secrets" | "sshFlags" | "onStatus" | "credentials"> {
   /** Services the variables' commands may use (secrets, ssh), as the targets' builds get them. */
   services?: SessionService[];
   /** Hides secret values in the progress of the variables' commands. */
@@ -120,7 +124,8 @@ async function sessionServices(plan: Plan, options: BuildOptions): Promise<Sessi
   const targets = everyPlannedTarget(plan);
   const secrets = targets.flatMap((t) => t.secrets.map((s) => ({ id: s.id, optional: s.optional })));
   const sshIds = [...new Set(targets.flatMap((t) => (t.ssh ? [t.ssh.id] : [])))];
-  const services: SessionService[] = [];
+  // Pulls of private bases, pushes and registry caches all ask the session for logins.
+  const services: SessionService[] = [authService(options.credentials ?? registryCredentials())];
   if (secrets.length > 0) {
     options.secrets.assertAvailable(secrets);
     const named = new Set(secrets.map((s) => s.id));
@@ -142,8 +147,8 @@ export async function buildPlan(control: ControlClient, plan: Plan, options: Bui
   const services = await sessionServices(plan, options);
   const redactor = options.secrets.redactor;
   const prepared = await prepareBuild(control, plan, { ...options, services, redactor });
-  options.onExportDirs?.([...new Set(prepared.waves.flat().flatMap(phasesOf).flat().flatMap((job) => job.exports.map((e) => e.dest)))]);
-  const solveJob = (job: CompiledJob) => ({ ...job, services, entitlements: job.requirements.entitlements, explainFailure: job.output && missingArtifact(plan, job.name, job.output) });
+  options.onExportDirs?.([...new Set(prepared.waves.flat().flatMap(phasesOf).flat().flatMap((job) => [...job.exports.map((e) => e.dest), ...(job.image?.file ? [job.image.file.path] : [])]))]);
+  const solveJob = (job: CompiledJob) => ({ ...job, services, entitlements: job.requirements.entitlements, explainFailure: job.output ? missingArtifact(plan, job.name, job.output) : job.image && imageExportFailure(job.name, job.image) });
   const jobs = prepared.waves.map((wave) => wave.map((compiled) => phasesOf(compiled).map((phase) => phase.map(solveJob))));
   const listeners = { onEvent: options.onEvent, onStatus: options.onStatus, onWarning: options.onWarning, onExportWait: options.onExportWait, redactor };
   const results = await solveWaves(control, jobs, { sharedKey: options.sharedKey, ...listeners, signal: options.signal });

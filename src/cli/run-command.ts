@@ -4,9 +4,10 @@ import { buildPlan } from "../build/index.ts";
 import type { ControlClient } from "../client/control.ts";
 import type { Platform } from "../llb/index.ts";
 import type { Plan } from "../plan/index.ts";
+import { registryCredentials } from "../registry/credentials.ts";
 import { loadSecretStore, type SecretStore } from "../secrets/index.ts";
 import { newId } from "../session/ids.ts";
-import type { SolveResult } from "../solve/index.ts";
+import type { ExportedImage, SolveResult } from "../solve/index.ts";
 import { connectIfUp, connectStartingLocalDaemon, tlsFromFlags, type ConnectFlags } from "./connect.ts";
 import { progressOutput } from "./progress-mode.ts";
 import { cancelOnSignals } from "./signals.ts";
@@ -62,6 +63,8 @@ export async function runCommand(names: string[], options: RunOptions): Promise<
     const results = await buildOnce(control, platform, plan, secrets, options, abort.signal);
     trace("build-done");
     for (const line of results.summary) err(line);
+    // The references of the images made, digest pinned, for scripts: `brewkit run app | xargs ...`.
+    for (const r of results.results) for (const image of r.images) if (image.type === "image" && image.digest) for (const name of image.names) process.stdout.write(`${name}@${image.digest}\n`);
     return 0;
   } finally {
     stopHandlingSignals();
@@ -90,6 +93,7 @@ export async function buildOnce(
     runId: newId(),
     secrets,
     sshFlags: flagList(options.ssh),
+    credentials: registryCredentials({ onSecret: (secret) => outputRedactor.add(secret) }),
     signal,
     onEvent: progress.onEvent,
     onStatus: progress.onStatus,
@@ -97,6 +101,7 @@ export async function buildOnce(
     onExportWait: (dest, pid) => err(`… waiting for another brewkit run (pid ${pid}) to finish writing into ${path.relative(plan.projectDir, dest) || dest}`),
     onWarning: progress.onWarning,
   }).finally(() => progress.finish());
+  for (const r of results) for (const image of r.images) progress.onImage?.(r.name, image);
   // Cache write-backs are incremental exports; the summary names the outputs.
   const outputsOf = (name: string) => prepared.waves.flat().flatMap((t) => t.build).filter((j) => j.name === name).flatMap((j) => j.exports.map((e) => e.dest));
   if (options.metadataFile) writeFileSync(path.resolve(options.metadataFile), `${secrets.redactor.redact(JSON.stringify(runMetadata(results), null, 2))}\n`);
@@ -105,8 +110,17 @@ export async function buildOnce(
 
 function summaryLine(result: SolveResult, dests: string[], projectDir: string): string {
   const { total, cached } = result.summary;
-  const where = dests.length ? ` → ${dests.map((d) => path.relative(projectDir, d) || ".").join(", ")}` : "";
+  const images = result.images.map((image) => describeImage(image, projectDir));
+  const places = [...dests.map((d) => path.relative(projectDir, d) || "."), ...images];
+  const where = places.length ? ` → ${places.join(", ")}` : "";
   return `✔ ${result.name}: ${total} steps, ${cached} cached, ${(result.durationMs / 1000).toFixed(1)}s${where}`;
+}
+
+/** How the summary names an exported image: pushed names, or an archive, with the digest. */
+function describeImage(image: ExportedImage, projectDir: string): string {
+  const digest = image.digest ? ` (${image.digest})` : "";
+  if (image.file) return `${path.relative(projectDir, image.file) || image.file} [${image.type} archive]${digest}`;
+  return `${image.pushed ? "pushed" : "image"} ${image.names.join(", ")}${digest}`;
 }
 
 /** The machine-readable record of a run, written by --metadata-file. */
@@ -116,6 +130,7 @@ function runMetadata(results: SolveResult[]) {
       name: r.name,
       durationMs: r.durationMs,
       summary: r.summary,
+      images: r.images,
       steps: r.vertices.map((v) => ({ name: v.name, digest: v.digest, cached: v.cached, error: v.error ?? null })),
       transfer: {
         sentFiles: Object.fromEntries(r.transfer.sentFiles),

@@ -1,12 +1,14 @@
 import { copy, marshal, scratch, type Definition, type MarshalOptions, type State } from "../llb/index.ts";
 import type { Variable } from "../model/index.ts";
-import { checkOutputDir, type Plan, type PlannedCache, type PlannedTarget } from "../plan/index.ts";
+import { checkImageName, checkOutputDir, checkTarballFile, type Plan, type PlannedCache, type PlannedTarget } from "../plan/index.ts";
+import { imageConfigOf } from "./image-config.ts";
 import { seedStep, writeBackStep } from "./cache-mirror.ts";
 import { TargetCompiler, type CompiledClosure } from "./target-compiler.ts";
-import type { CollectedOutput, CompiledExport, CompiledJob, CompiledLocalDir, CompiledTarget, CompileOptions, Requirements } from "./types.ts";
+import type { CollectedOutput, CompiledExport, CompiledImageExport, CompiledJob, CompiledLocalDir, CompiledTarget, CompileOptions, Requirements } from "./types.ts";
 
 export type * from "./types.ts";
 export { imageConfigKey } from "./target-compiler.ts";
+export { imageConfigOf, platformId, type ImageConfigJson } from "./image-config.ts";
 export { busyboxTool, compileCacheExport, compileCacheImport, type CacheTransfer, type CacheTransferOptions, type CopyTool } from "./cache-transfer.ts";
 
 /** The final LLB state of a target and the host dirs it reads, e.g. as the tool of a cache transfer. */
@@ -56,18 +58,43 @@ export function compileTarget(plan: Plan, name: string, options: CompileOptions)
   const state = compiler.stateOf(name);
   const target = plan.targets.get(name)!;
   const marshalOptions = marshalOptionsOf(options);
-  const job = (definition: Definition, exports: CompiledExport[], output?: CollectedOutput): CompiledJob => ({ name, definition, localDirs: compiler.localDirs, exports, requirements: compiler.requirements, ...(output ? { output } : {}) });
-  const builds = target.outputs.length === 0
-    ? [job(marshal(state, marshalOptions), [])]
-    : target.outputs.map((output, i) => {
-        const site = { target: name, at: target.definedAt };
-        const dest = checkOutputDir(site, `output[${i}].local`, compiler.render(output.local), output.allowOutsideProject, plan.projectDir);
-        const artifactPath = compiler.resolveIn(state, output.artifact);
-        const step = `[${name}] collect ${artifactPath}`;
-        const artifact = scratch().file(copy(state, artifactPath, "/", { copyDirContents: true, createDestPath: true }), { customName: step });
-        const within = output.allowOutsideProject ? undefined : plan.projectDir;
-        return job(marshal(artifact, marshalOptions), [{ dest, incremental: false, within }], { index: i, path: artifactPath, step });
-      });
+  const job = (definition: Definition, exports: CompiledExport[], output?: CollectedOutput, image?: CompiledImageExport): CompiledJob => ({
+    name, definition, localDirs: compiler.localDirs, exports, requirements: compiler.requirements, ...(output ? { output } : {}), ...(image ? { image } : {}),
+  });
+  const site = { target: name, at: target.definedAt };
+  const artifacts = target.outputs.map((output) => {
+    const dest = checkOutputDir(site, `output[${output.index}].local`, compiler.render(output.local), output.allowOutsideProject, plan.projectDir);
+    const artifactPath = compiler.resolveIn(state, output.artifact);
+    const step = `[${name}] collect ${artifactPath}`;
+    const artifact = scratch().file(copy(state, artifactPath, "/", { copyDirContents: true, createDestPath: true }), { customName: step });
+    const within = output.allowOutsideProject ? undefined : plan.projectDir;
+    return job(marshal(artifact, marshalOptions), [{ dest, incremental: false, within }], { index: output.index, path: artifactPath, step });
+  });
+  const hasImages = target.images.length + target.tarballs.length > 0;
+  // One config (and one definition) for every image of the target: the exporter sees the same layers.
+  const config = hasImages ? JSON.stringify(imageConfigOf(plan, name, state, state.getPlatform() ?? options.platform, options.imageConfigs, (v) => compiler.render(v))) : "";
+  const definition = hasImages ? marshal(state, marshalOptions) : undefined;
+  const namesOf = (index: number, names: PlannedTarget["images"][number]["names"]) =>
+    names.map((n, j) => {
+      const rendered = compiler.render(n);
+      checkImageName(site, `output[${index}].image${names.length > 1 ? `[${j}]` : ""}`, rendered);
+      return rendered;
+    });
+  const images = target.images.map((output) => {
+    const names = namesOf(output.index, output.names);
+    const attrs: Record<string, string> = { name: names.join(","), "containerimage.config": config };
+    if (output.push) attrs.push = "true";
+    return job(definition!, [], undefined, { type: "image", index: output.index, names, push: output.push, attrs });
+  });
+  const tarballs = target.tarballs.map((output) => {
+    const names = namesOf(output.index, output.names);
+    const file = checkTarballFile(site, `output[${output.index}].tarball`, compiler.render(output.file), output.allowOutsideProject, plan.projectDir);
+    const attrs: Record<string, string> = { "containerimage.config": config };
+    if (names.length) attrs.name = names.join(",");
+    return job(definition!, [], undefined, { type: output.format, index: output.index, names, push: false, attrs, file: { path: file, within: output.allowOutsideProject ? undefined : plan.projectDir } });
+  });
+  const outputs = [...artifacts, ...images, ...tarballs];
+  const builds = outputs.length === 0 ? [job(marshal(state, marshalOptions), [])] : outputs;
   const mirrored = mirroredCaches(plan, target);
   const seeds = mirrored.map(({ owner, cache }) => job(marshal(seedStep(compiler, owner, compiler.build(owner, true), cache, options.runId ?? "unset"), marshalOptions), []));
   const writeBacks = mirrored.map(({ cache }) => job(marshal(writeBackStep(target, state, cache, options.runId ?? "unset"), marshalOptions), [{ dest: cache.hostDir!, incremental: true, within: plan.projectDir }]));

@@ -1,30 +1,62 @@
+import type { RegistrySettings } from "../registry/user-registries.ts";
 import type { BridgeNetwork } from "./bridge-network.ts";
 
-const ociTableHeader = /^\s*\[\s*worker\s*\.\s*oci\s*\]\s*(#.*)?$/;
 const anyTableHeader = /^\s*\[/;
+
+/** A TOML table brewkit adds to (or merges into) the user's buildkitd.toml. */
+interface TableSettings {
+  /** The header's name pattern, e.g. `worker\.oci`. */
+  pattern: string;
+  /** The header as brewkit writes it, e.g. `[worker.oci]`. */
+  header: string;
+  /** Keys and their TOML values; a key the user's table already sets is kept as the user wrote it. */
+  settings: Array<[string, string]>;
+}
 
 /**
  * The buildkitd.toml brewkit starts its daemon with: the user's own (if any) with the
- * daemon's bridge added to its `[worker.oci]` table. BuildKit takes the bridge's name and
- * subnet only from this file (no flag sets them). A `bridgeName` or `bridgeSubnet` the
- * user wrote is kept.
+ * daemon's bridge added to its `[worker.oci]` table, and a `[registry."<host>"]` table
+ * for each registry of brewkit's user config that sets `ca`, `http` or `insecure`.
+ * BuildKit takes the bridge's name and subnet only from this file (no flag sets them).
+ * A key the user wrote in the same table is kept.
  */
-export function daemonConfigToml(userToml: string | undefined, network: BridgeNetwork): string {
-  const settings: Array<[string, string]> = [
-    ["bridgeName", network.bridgeName],
-    ["bridgeSubnet", network.subnet],
+export function daemonConfigToml(userToml: string | undefined, network: BridgeNetwork, registries: readonly RegistrySettings[] = []): string {
+  const tables: TableSettings[] = [
+    { pattern: "worker\\s*\\.\\s*oci", header: "[worker.oci]", settings: [["bridgeName", JSON.stringify(network.bridgeName)], ["bridgeSubnet", JSON.stringify(network.subnet)]] },
+    ...registries.flatMap((r): TableSettings[] => {
+      const settings: Array<[string, string]> = [];
+      if (r.ca?.length) settings.push(["ca", `[${r.ca.map((f) => JSON.stringify(f)).join(", ")}]`]);
+      // BuildKit talks plain HTTP to a loopback registry unless told otherwise: one with a CA speaks TLS.
+      const http = r.http ?? (r.ca?.length ? false : undefined);
+      if (http !== undefined) settings.push(["http", String(http)]);
+      if (r.insecure !== undefined) settings.push(["insecure", String(r.insecure)]);
+      if (settings.length === 0) return [];
+      const quoted = JSON.stringify(r.host);
+      return [{ pattern: `registry\\s*\\.\\s*(?:${escapeRegExp(quoted)}|${escapeRegExp(r.host)})`, header: `[registry.${quoted}]`, settings }];
+    }),
   ];
-  const lines = (userToml ?? "").split("\n");
-  const header = lines.findIndex((line) => ociTableHeader.test(line));
+  let text = userToml ?? "";
+  for (const table of tables) text = mergeTable(text, table);
+  return text;
+}
+
+function mergeTable(toml: string, table: TableSettings): string {
+  const headerRe = new RegExp(`^\\s*\\[\\s*${table.pattern}\\s*\\]\\s*(#.*)?$`);
+  const lines = toml.split("\n");
+  const header = lines.findIndex((line) => headerRe.test(line));
   if (header === -1) {
-    const body = settings.map(([key, value]) => `  ${key} = ${JSON.stringify(value)}`);
-    const prefix = userToml === undefined || userToml.trim() === "" ? "" : `${userToml.replace(/\n*$/, "")}\n\n`;
-    return `${prefix}[worker.oci]\n${body.join("\n")}\n`;
+    const body = table.settings.map(([key, value]) => `  ${key} = ${value}`);
+    const prefix = toml.trim() === "" ? "" : `${toml.replace(/\n*$/, "")}\n\n`;
+    return `${prefix}${table.header}\n${body.join("\n")}\n`;
   }
   let end = lines.findIndex((line, i) => i > header && anyTableHeader.test(line));
   if (end === -1) end = lines.length;
-  const table = lines.slice(header + 1, end);
-  const missing = settings.filter(([key]) => !table.some((line) => new RegExp(`^\\s*${key}\\s*=`).test(line)));
-  const added = missing.map(([key, value]) => `  ${key} = ${JSON.stringify(value)}`);
+  const existing = lines.slice(header + 1, end);
+  const missing = table.settings.filter(([key]) => !existing.some((line) => new RegExp(`^\\s*${key}\\s*=`).test(line)));
+  const added = missing.map(([key, value]) => `  ${key} = ${value}`);
   return [...lines.slice(0, header + 1), ...added, ...lines.slice(header + 1)].join("\n");
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }

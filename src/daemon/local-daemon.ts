@@ -12,6 +12,7 @@ import { daemonConfigToml } from "./daemon-config.ts";
 import { acquireDaemonLock } from "./daemon-lock.ts";
 import { findDaemonProcesses, isDaemonProcess, processAlive } from "./daemon-process.ts";
 import type { DaemonPaths } from "./paths.ts";
+import type { RegistrySettings } from "../registry/user-registries.ts";
 import { startFailureCause } from "./start-failure.ts";
 import { findOnPath } from "./which.ts";
 
@@ -63,11 +64,13 @@ export class LocalDaemon {
    * @param paths where the daemon keeps its files
    * @param extraAddresses more addresses to listen on besides the socket, e.g. `tcp://127.0.0.1:1234`
    * @param allowHostNetwork let targets use `network: "host"` (the `network.host` entitlement)
+   * @param registrySettings the registries whose CA, plain HTTP or TLS checks the daemon is configured with (read when it starts)
    */
   constructor(
     readonly paths: DaemonPaths,
     private readonly extraAddresses: string[] = [],
     private readonly allowHostNetwork = true,
+    private readonly registrySettings: () => Promise<RegistrySettings[]> = async () => [],
   ) {}
 
   /** The daemon's address, `unix://<socket>`. */
@@ -188,7 +191,7 @@ export class LocalDaemon {
     rmSync(this.paths.socket, { force: true });
     const network = chooseBridgeNetwork(this.paths.dir, hostRoutes());
     const userConfig = existsSync(this.paths.configFile) ? readFileSync(this.paths.configFile, "utf8") : undefined;
-    writePrivateFile(this.paths.effectiveConfigFile, daemonConfigToml(userConfig, network));
+    writePrivateFile(this.paths.effectiveConfigFile, daemonConfigToml(userConfig, network, await this.registrySettings()));
     const args = [
       "--addr", this.address,
       ...this.extraAddresses.flatMap((addr) => ["--addr", addr]),

@@ -319,6 +319,48 @@ export interface Moby_Filesync_V1_BytesMessage {
   data?: Uint8Array;
 }
 
+export interface Moby_Filesync_V1_CredentialsRequest {
+  Host?: string;
+}
+
+export interface Moby_Filesync_V1_CredentialsResponse {
+  Username?: string;
+  Secret?: string;
+}
+
+export interface Moby_Filesync_V1_FetchTokenRequest {
+  ClientID?: string;
+  Host?: string;
+  Realm?: string;
+  Service?: string;
+  Scopes?: string[];
+}
+
+export interface Moby_Filesync_V1_FetchTokenResponse {
+  Token?: string;
+  ExpiresIn?: number;
+  IssuedAt?: number;
+}
+
+export interface Moby_Filesync_V1_GetTokenAuthorityRequest {
+  Host?: string;
+  Salt?: Uint8Array;
+}
+
+export interface Moby_Filesync_V1_GetTokenAuthorityResponse {
+  PublicKey?: Uint8Array;
+}
+
+export interface Moby_Filesync_V1_VerifyTokenAuthorityRequest {
+  Host?: string;
+  Payload?: Uint8Array;
+  Salt?: Uint8Array;
+}
+
+export interface Moby_Filesync_V1_VerifyTokenAuthorityResponse {
+  Signed?: Uint8Array;
+}
+
 export interface Moby_Sshforward_V1_BytesMessage {
   data?: Uint8Array;
 }

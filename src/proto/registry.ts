@@ -13,6 +13,7 @@ export const protoFiles = [
   "buildkit/gateway.proto",
   "buildkit/filesync.proto",
   "buildkit/secrets.proto",
+  "buildkit/auth.proto",
   "buildkit/sshforward.proto",
   "grpc/health.proto",
 ] as const;

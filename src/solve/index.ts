@@ -2,7 +2,7 @@ import type { ControlClient } from "../client/control.ts";
 import { BuildError, BrewkitError } from "../errors.ts";
 import type { ProgressTracker, ProgressSummary, VertexState } from "../progress/index.ts";
 import type { Pb_Definition } from "../proto/generated.ts";
-import type { LocalDir, LocalExportTarget, TransferStats } from "../session/file-services.ts";
+import type { ExportTarget, LocalDir, LocalExportTarget, TransferStats } from "../session/file-services.ts";
 import { newId } from "../session/ids.ts";
 import { BuildSession } from "../session/session.ts";
 import { trace } from "../trace.ts";
@@ -19,12 +19,24 @@ export interface SolveJob {
   localDirs: ReadonlyMap<string, LocalDir>;
   /** Host directories, one `local` export each, all of the definition's result. */
   exports: LocalExportTarget[];
+  /** The result exported as an image: pushed (`image`) or written to a host file (`docker`, `oci`). */
+  image?: ImageExport;
   /** Entitlements the build needs (e.g. `network.host`). */
   entitlements?: string[];
   /** Extra session services (secrets, ssh, ...). */
   services?: SessionService[];
   /** Says what a failed step means for this job, when the caller knows better than the step's own error. */
   explainFailure?: (failed: VertexState) => Error | undefined;
+}
+
+/** An image exporter of a Solve. */
+export interface ImageExport {
+  /** `image` (to a registry, or kept by the daemon), `docker` or `oci` (an archive). */
+  type: "image" | "docker" | "oci";
+  /** The exporter's attributes. */
+  attrs: Record<string, string>;
+  /** The host file an archive is written to. */
+  file?: { path: string; within: string | undefined };
 }
 
 /** Settings shared by every Solve of a run; the listeners hear about every job. */
@@ -44,6 +56,23 @@ export interface SolveResult {
   vertices: VertexState[];
   transfer: TransferStats;
   durationMs: number;
+  /** What the exporters reported (e.g. `containerimage.digest` of an image). */
+  exporterResponse: Record<string, string>;
+  /** The images exported, with their digests. */
+  images: ExportedImage[];
+}
+
+/** An image a Solve exported. */
+export interface ExportedImage {
+  type: ImageExport["type"];
+  /** The names it was given, comma-separated as the exporter takes them. */
+  names: string[];
+  /** Digest of its manifest (or of its index, for several platforms). */
+  digest: string | undefined;
+  /** Pushed to its registry. */
+  pushed: boolean;
+  /** The host file of an archive. */
+  file?: string;
 }
 
 // After Solve returns the daemon closes the Status stream; don't wait forever if it doesn't.
@@ -52,7 +81,12 @@ const statusDrainMs = 5_000;
 /** Runs one job on the daemon and waits for its exports to land on the host. */
 export async function solveJob(control: ControlClient, job: SolveJob, options: SolveOptions): Promise<SolveResult> {
   const started = Date.now();
-  const exports = new Map(job.exports.map((target, index) => [index, target]));
+  const exports = new Map<number, ExportTarget>(job.exports.map((target, index) => [index, target]));
+  const exporters = job.exports.map(() => ({ Type: "local", Attrs: {} as Record<string, string> }));
+  if (job.image) {
+    if (job.image.file) exports.set(exporters.length, { kind: "file", dest: job.image.file.path, within: job.image.file.within });
+    exporters.push({ Type: job.image.type, Attrs: job.image.attrs });
+  }
   const session = new BuildSession({ localDirs: job.localDirs, exports, sharedKey: options.sharedKey, services: job.services, onExportWait: options.onExportWait });
   const ref = newId();
   const abort = new AbortController();
@@ -60,18 +94,20 @@ export async function solveJob(control: ControlClient, job: SolveJob, options: S
   options.signal?.addEventListener("abort", onAbort, { once: true });
   session.open(control);
   const { tracker, done: statusDone } = followStatus(control, ref, job.name, abort.signal, options);
+  let exporterResponse: Record<string, string> = {};
   try {
     trace("solve-sent", { job: job.name });
-    await control.solve(
+    const response = await control.solve(
       {
         Ref: ref,
         Session: session.id,
         Definition: job.definition,
-        Exporters: job.exports.map(() => ({ Type: "local", Attrs: {} })),
+        Exporters: exporters,
         Entitlements: job.entitlements ?? [],
       },
       abort.signal,
     );
+    exporterResponse = response.ExporterResponse ?? {};
     trace("solve-returned", { job: job.name });
     await session.settleExports();
     await Promise.race([statusDone, new Promise((r) => setTimeout(r, statusDrainMs).unref())]);
@@ -91,7 +127,16 @@ export async function solveJob(control: ControlClient, job: SolveJob, options: S
     abort.abort();
     session.close();
   }
-  return { name: job.name, summary: tracker.summary(), vertices: tracker.all, transfer: session.stats, durationMs: Date.now() - started };
+  const images: ExportedImage[] = job.image
+    ? [{
+        type: job.image.type,
+        names: job.image.attrs.name ? job.image.attrs.name.split(",") : [],
+        digest: exporterResponse["containerimage.digest"],
+        pushed: job.image.attrs.push === "true",
+        ...(job.image.file ? { file: job.image.file.path } : {}),
+      }]
+    : [];
+  return { name: job.name, summary: tracker.summary(), vertices: tracker.all, transfer: session.stats, durationMs: Date.now() - started, exporterResponse, images };
 }
 
 /** The Solves of one target in phases: jobs of a phase run together, phases in order. */
@@ -132,9 +177,10 @@ export function mergeByTarget(results: SolveResult[]): SolveResult[] {
   for (const r of results) {
     const m = merged.get(r.name);
     if (!m) {
-      merged.set(r.name, { ...r, summary: { ...r.summary }, vertices: [...r.vertices], transfer: { ...r.transfer, sentFiles: new Map(r.transfer.sentFiles) } });
+      merged.set(r.name, { ...r, summary: { ...r.summary }, vertices: [...r.vertices], images: [...r.images], transfer: { ...r.transfer, sentFiles: new Map(r.transfer.sentFiles) } });
       continue;
     }
+    m.images.push(...r.images);
     for (const key of ["total", "completed", "cached", "errored"] as const) m.summary[key] += r.summary[key];
     m.vertices.push(...r.vertices);
     m.durationMs += r.durationMs;
