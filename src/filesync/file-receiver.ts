@@ -82,7 +82,8 @@ async function copyMessages(stream: Duplex, file: fsp.FileHandle, dest: string, 
   const failed = new Promise<never>((_, reject) => stream.once("error", reject));
   failed.catch(() => undefined);
   const copy = (async () => {
-    for await (const message of stream as AsyncIterable<Buffer>) {
+    // Not destroyed at the end: the caller still ends the call with its status, which the daemon waits for.
+    for await (const message of stream.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
       const data = decodeBytesMessage(message);
       if (data.length === 0) continue;
       try {

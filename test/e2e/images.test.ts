@@ -1,6 +1,7 @@
 // Images out, private registries in: a docker-registry on loopback that wants a login over
 // TLS (a CA made here, trusted through brewkit's own daemon's buildkitd.toml), pushed to
 // and pulled from by brewkit's own daemon, started in a home of its own.
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -180,5 +181,63 @@ export default app;
     expect(pushed.code).toBe(1);
     expect(pushed.stderr).toMatch(new RegExp(`registry ${addr} .*(refused|rejected)`));
     expect(pushed.stderr).toMatch(/hint: .*(docker login|config\.json)/);
+  }, 120_000);
+});
+
+describe("image archives written to the host", () => {
+  const extract = (file: string): string => {
+    const into = mkdtempSync(path.join(tmpdir(), "brewkit-archive-"));
+    execFileSync("tar", ["-xf", file, "-C", into]);
+    return into;
+  };
+
+  it("writes a docker archive (manifest.json, its config and layers) and an OCI layout (index.json), each replacing the file whole", async () => {
+    const marker = token();
+    const project = makeProject({
+      "brewkit.config.ts": `import { scratch, target } from "brewkit";
+${busyboxBase}
+export const app = target({
+  from: base,
+  workdir: "/app",
+  command: "echo ${marker} > /app/marker",
+  cmd: ["cat", "/app/marker"],
+  output: [
+    { tarball: "dist/app.tar", format: "docker", image: ["example.com/app:1", "example.com/app:latest"] },
+    { tarball: "dist/app-oci.tar", format: "oci", image: "example.com/app:1" },
+  ],
+});
+export default app;
+`,
+      "dist/app.tar": "an older archive",
+      "dist/keep.txt": "not brewkit's",
+    });
+    const run = await brewkit(["run"], { cwd: project });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toMatch(/dist\/app\.tar \[docker archive\] \(sha256:[0-9a-f]{64}\)/);
+    // Only the archives and the user's file: no staging file left beside them.
+    expect(readdirSync(path.join(project, "dist")).sort()).toEqual(["app-oci.tar", "app.tar", "keep.txt"]);
+
+    const docker = extract(path.join(project, "dist", "app.tar"));
+    const manifest = JSON.parse(readFileSync(path.join(docker, "manifest.json"), "utf8"));
+    expect(manifest).toHaveLength(1);
+    expect(manifest[0].RepoTags.sort()).toEqual(["example.com/app:1", "example.com/app:latest"]);
+    const config = JSON.parse(readFileSync(path.join(docker, manifest[0].Config), "utf8"));
+    expect(config.config.Cmd).toEqual(["cat", "/app/marker"]);
+    expect(config.config.WorkingDir).toBe("/app");
+    expect(manifest[0].Layers.length).toBeGreaterThan(0);
+    expect(manifest[0].Layers).toHaveLength(config.rootfs.diff_ids.length);
+    for (const layer of manifest[0].Layers) expect(existsSync(path.join(docker, layer)), layer).toBe(true);
+    // The last layer holds the step's file.
+    const lastLayer = path.join(docker, manifest[0].Layers.at(-1));
+    expect(execFileSync("tar", ["-xOf", lastLayer, "app/marker"]).toString("utf8")).toBe(`${marker}\n`);
+
+    const oci = extract(path.join(project, "dist", "app-oci.tar"));
+    expect(JSON.parse(readFileSync(path.join(oci, "oci-layout"), "utf8"))).toEqual({ imageLayoutVersion: "1.0.0" });
+    const index = JSON.parse(readFileSync(path.join(oci, "index.json"), "utf8"));
+    expect(index.manifests).toHaveLength(1);
+    expect(index.manifests[0].annotations["org.opencontainers.image.ref.name"]).toBe("1");
+    const [algorithm, hex] = index.manifests[0].digest.split(":");
+    const ociManifest = JSON.parse(readFileSync(path.join(oci, "blobs", algorithm, hex), "utf8"));
+    expect(ociManifest.layers).toHaveLength(manifest[0].Layers.length);
   }, 120_000);
 });
