@@ -13,6 +13,7 @@ import { secretsService } from "../session/secrets-service.ts";
 import { sshAgentSockets, sshService } from "../session/ssh-service.ts";
 import type { SessionService } from "../session/services.ts";
 import { withGatewayBuild } from "../solve/gateway-build.ts";
+import type { CacheOptions } from "../solve/cache-options.ts";
 import { mergeByTarget, solveWaves, type SolveResult } from "../solve/index.ts";
 import { imageExportFailure, missingArtifact } from "./failures.ts";
 import { variableRounds } from "./variables.ts";
@@ -35,6 +36,8 @@ export interface BuildOptions {
   secrets: SecretStore;
   /** `--ssh` flags (`id=socket`), on top of SSH_AUTH_SOCK. */
   sshFlags?: string[];
+  /** Build cache to import into every Solve and to export from the requested targets' builds. */
+  cache?: CacheOptions;
   /** Registry logins served to the daemon (default: brewkit's user config, then Docker's). */
   credentials?: CredentialSource;
   onEvent?: (job: string, event: ProgressEvent) => void;
@@ -148,9 +151,11 @@ export async function buildPlan(control: ControlClient, plan: Plan, options: Bui
   const redactor = options.secrets.redactor;
   const prepared = await prepareBuild(control, plan, { ...options, services, redactor });
   options.onExportDirs?.([...new Set(prepared.waves.flat().flatMap(phasesOf).flat().flatMap((job) => [...job.exports.map((e) => e.dest), ...(job.image?.file ? [job.image.file.path] : [])]))]);
-  const solveJob = (job: CompiledJob) => ({ ...job, services, entitlements: job.requirements.entitlements, explainFailure: job.output ? missingArtifact(plan, job.name, job.output) : job.image && imageExportFailure(job.name, job.image) });
+  // The requested targets' builds hold everything the run built on the way (their bases are in their graphs).
+  const exportsCache = new Set(prepared.waves.flat().filter((t) => plan.requested.includes(t.build[0]?.name ?? "")).flatMap((t) => t.build));
+  const solveJob = (job: CompiledJob) => ({ ...job, services, exportCache: exportsCache.has(job), entitlements: job.requirements.entitlements, explainFailure: job.output ? missingArtifact(plan, job.name, job.output) : job.image && imageExportFailure(job.name, job.image) });
   const jobs = prepared.waves.map((wave) => wave.map((compiled) => phasesOf(compiled).map((phase) => phase.map(solveJob))));
   const listeners = { onEvent: options.onEvent, onStatus: options.onStatus, onWarning: options.onWarning, onExportWait: options.onExportWait, redactor };
-  const results = await solveWaves(control, jobs, { sharedKey: options.sharedKey, ...listeners, signal: options.signal });
+  const results = await solveWaves(control, jobs, { sharedKey: options.sharedKey, ...listeners, signal: options.signal, cache: options.cache });
   return { results: mergeByTarget(results), prepared };
 }

@@ -7,7 +7,9 @@ import type { Plan } from "../plan/index.ts";
 import { registryCredentials } from "../registry/credentials.ts";
 import { loadSecretStore, type SecretStore } from "../secrets/index.ts";
 import { newId } from "../session/ids.ts";
+import type { CacheOptions } from "../solve/cache-options.ts";
 import type { ExportedImage, SolveResult } from "../solve/index.ts";
+import { runCacheOptions, type CacheFlags } from "./cache-flags.ts";
 import { connectIfUp, connectStartingLocalDaemon, tlsFromFlags, type ConnectFlags } from "./connect.ts";
 import { progressOutput } from "./progress-mode.ts";
 import { cancelOnSignals } from "./signals.ts";
@@ -17,7 +19,7 @@ import { loadProject, planProject } from "./project.ts";
 import { projectSharedKey } from "./shared-key.ts";
 
 /** Options of `brewkit run`. */
-export interface RunOptions extends ConnectFlags {
+export interface RunOptions extends ConnectFlags, CacheFlags {
   config?: string;
   progress?: string;
   metadataFile?: string;
@@ -48,8 +50,11 @@ export async function runCommand(names: string[], options: RunOptions): Promise<
   connecting.catch(() => undefined);
   let plan: Plan;
   let secrets: SecretStore;
+  let cache: CacheOptions | undefined;
   try {
-    plan = planProject(await loadProject(options), names);
+    const project = await loadProject(options);
+    plan = planProject(project, names);
+    cache = runCacheOptions(options, project.config.buildCache && { value: project.config.buildCache.value, file: project.config.file });
     secrets = await loadSecretStore({ flags: flagList(options.secret), redactor: outputRedactor });
   } catch (error) {
     early.abort();
@@ -60,7 +65,7 @@ export async function runCommand(names: string[], options: RunOptions): Promise<
   const abort = new AbortController();
   const stopHandlingSignals = cancelOnSignals(abort);
   try {
-    const results = await buildOnce(control, platform, plan, secrets, options, abort.signal);
+    const results = await buildOnce(control, platform, plan, secrets, { ...options, cache }, abort.signal);
     trace("build-done");
     for (const line of results.summary) err(line);
     // The references of the images made, digest pinned, for scripts: `brewkit run app | xargs ...`.
@@ -80,7 +85,7 @@ export async function buildOnce(
   platform: Platform,
   plan: Plan,
   secrets: SecretStore,
-  options: RunOptions,
+  options: RunOptions & { cache?: CacheOptions },
   signal: AbortSignal,
   onExportDirs?: (dirs: string[]) => void,
 ): Promise<{ results: SolveResult[]; summary: string[] }> {
@@ -93,6 +98,7 @@ export async function buildOnce(
     runId: newId(),
     secrets,
     sshFlags: flagList(options.ssh),
+    cache: options.cache,
     credentials: registryCredentials({ onSecret: (secret) => outputRedactor.add(secret) }),
     signal,
     onEvent: progress.onEvent,

@@ -6,6 +6,7 @@ import type { ExportTarget, LocalDir, LocalExportTarget, TransferStats } from ".
 import { newId } from "../session/ids.ts";
 import { BuildSession } from "../session/session.ts";
 import { trace } from "../trace.ts";
+import { solveCacheOptions, type CacheOptions } from "./cache-options.ts";
 import { exportWriteError } from "./export-failure.ts";
 import { followStatus, stepFailedError, type StatusListeners } from "./status.ts";
 import type { SessionService } from "../session/services.ts";
@@ -19,6 +20,8 @@ export interface SolveJob {
   localDirs: ReadonlyMap<string, LocalDir>;
   /** Host directories, one `local` export each, all of the definition's result. */
   exports: LocalExportTarget[];
+  /** Export the run's build cache (see `SolveOptions.cache`) from this Solve. */
+  exportCache?: boolean;
   /** The result exported as an image: pushed (`image`) or written to a host file (`docker`, `oci`). */
   image?: ImageExport;
   /** Entitlements the build needs (e.g. `network.host`). */
@@ -45,6 +48,8 @@ export interface SolveOptions extends StatusListeners {
   sharedKey: string;
   /** Cancels the solves in flight. */
   signal?: AbortSignal;
+  /** Build cache imported by every Solve, and exported by those that say so. */
+  cache?: CacheOptions;
   /** Told when an export waits for another process moving files into the same project. */
   onExportWait?: (dest: string, pid: number) => void;
 }
@@ -103,6 +108,7 @@ export async function solveJob(control: ControlClient, job: SolveJob, options: S
         Session: session.id,
         Definition: job.definition,
         Exporters: exporters,
+        ...(options.cache ? { Cache: solveCacheOptions(options.cache, job.exportCache === true) } : {}),
         Entitlements: job.entitlements ?? [],
       },
       abort.signal,
