@@ -69,14 +69,21 @@ export interface PreparedBuild {
   compileOptions: CompileOptions;
 }
 
-/** Image bases of the plan, as `[ref, platform]` with the key compile looks them up by. */
-function imageBases(plan: Plan, platform: Platform): Array<{ key: string; ref: string; platform: Platform }> {
+/**
+ * Image bases of the plan, as `[ref, platform]` with the key compile looks them up by. A
+ * base that sets no platform is resolved for the daemon's, and for every platform a
+ * target built for several names (`variant` says which).
+ */
+function imageBases(plan: Plan, platform: Platform): Array<{ key: string; ref: string; platform: Platform; variant?: string }> {
   const all = everyPlannedTarget(plan);
-  const bases = new Map<string, { key: string; ref: string; platform: Platform }>();
+  const multi = new Map(all.flatMap((t) => t.platforms).map((p) => [formatPlatform(p), p]));
+  const bases = new Map<string, { key: string; ref: string; platform: Platform; variant?: string }>();
   for (const t of all) {
     if (t.base.kind !== "image") continue;
     const key = imageConfigKey(t.base.ref, t.platform);
     bases.set(key, { key, ref: t.base.ref, platform: t.platform ?? platform });
+    if (t.platform) continue;
+    for (const [id, p] of multi) bases.set(`${key}\0${id}`, { key, ref: t.base.ref, platform: p, variant: id });
   }
   return [...bases.values()];
 }
@@ -87,9 +94,10 @@ function imageBases(plan: Plan, platform: Platform): Array<{ key: string; ref: s
  */
 export async function prepareBuild(control: ControlClient, plan: Plan, options: PrepareOptions): Promise<PreparedBuild> {
   const imageConfigs = new Map<string, ImageConfig>();
+  const imageConfigsByPlatform = new Map<string, Map<string, ImageConfig>>();
   const variables = new Map<Variable, string>();
   const bases = imageBases(plan, options.platform);
-  const compileOptions = { platform: options.platform, localUniqueId: options.localUniqueId ?? options.runId, runId: options.runId, imageConfigs, variables };
+  const compileOptions: CompileOptions = { platform: options.platform, localUniqueId: options.localUniqueId ?? options.runId, runId: options.runId, imageConfigs, imageConfigsByPlatform, variables };
   if (bases.length > 0 || plan.variables.size > 0) {
     // Dirs are added as variables are compiled; the session looks names up when asked.
     const localDirs = new Map<string, CompiledLocalDir>();
@@ -100,7 +108,14 @@ export async function prepareBuild(control: ControlClient, plan: Plan, options: 
       await Promise.all(
         [...byPlatform.values()].map(async (group) => {
           const configs = await resolveImageConfigsWith(bridge, group.map((b) => b.ref), group[0]!.platform);
-          for (const b of group) imageConfigs.set(b.key, configs.get(b.ref)!);
+          for (const b of group) {
+            if (b.variant === undefined) imageConfigs.set(b.key, configs.get(b.ref)!);
+            else {
+              let forPlatform = imageConfigsByPlatform.get(b.variant);
+              if (!forPlatform) imageConfigsByPlatform.set(b.variant, (forPlatform = new Map()));
+              forPlatform.set(b.key, configs.get(b.ref)!);
+            }
+          }
         }),
       );
       for (const round of variableRounds(plan)) {
@@ -112,6 +127,8 @@ export async function prepareBuild(control: ControlClient, plan: Plan, options: 
       }
     });
   }
+  // A platform's own lookups, over the daemon platform's for the bases that name their platform.
+  for (const [id, forPlatform] of imageConfigsByPlatform) imageConfigsByPlatform.set(id, new Map([...imageConfigs, ...forPlatform]));
   const waves = plan.waves.map((wave) => wave.map((name) => compileTarget(plan, name, compileOptions)));
   return { waves, variables, compileOptions };
 }

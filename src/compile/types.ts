@@ -67,6 +67,16 @@ export interface CompiledJob {
   output?: CollectedOutput;
   /** The image this job exports, for a build job of a target with image or archive outputs. */
   image?: CompiledImageExport;
+  /** For a target built for several platforms: its build for each (`definition` is the first's). */
+  platforms?: CompiledPlatformBuild[];
+}
+
+/** A target's build for one of its platforms, with the config of the image made of it. */
+export interface CompiledPlatformBuild {
+  platform: Platform;
+  definition: Definition;
+  /** The image config JSON for this platform. */
+  config: string;
 }
 
 /** The Solves of one target. */
@@ -96,6 +106,8 @@ export interface CompileOptions {
   localUniqueId?: string;
   /** Resolved configs of the image bases, by ref as written. */
   imageConfigs?: ReadonlyMap<string, BaseImageConfig>;
+  /** For targets built for several platforms: the configs of the image bases for each platform (by platform id, e.g. `linux/386`). */
+  imageConfigsByPlatform?: ReadonlyMap<string, ReadonlyMap<string, BaseImageConfig>>;
   /** Values of the variables the targets use. */
   variables?: ReadonlyMap<Variable, string>;
   /** Unique per run: steps that must run on every build (cache seed and write-back) carry it. */

@@ -89,8 +89,12 @@ export interface TargetSpec {
   description?: string;
   /** The base filesystem: an image ref like `"debian:bookworm"`, `image(...)`, another target, or `scratch`. */
   from: Base;
-  /** Platform to build for, e.g. `"linux/arm64"` (default: the daemon's). */
-  platform?: string;
+  /**
+   * Platform to build for, e.g. `"linux/arm64"` (default: the daemon's). A list builds the
+   * target (and the targets it is built on that set no platform) once per platform, and
+   * its image outputs become one index with a manifest per platform.
+   */
+  platform?: string | string[];
   /** Working directory of steps and base of relative paths (default: the base image's, else `/`). */
   workdir?: string;
   /** Environment variables of every step, added to the base image's. */

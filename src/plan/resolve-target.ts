@@ -1,4 +1,5 @@
 import path from "node:path";
+import { formatPlatform, type Platform } from "../llb/platform.ts";
 import { normalizeImageRef } from "../llb/reference.ts";
 import type { Base, CopyEntry, ImageOutputSpec, OutputSpec, TarballOutputSpec, TargetOutput, TargetSpec, Target, Value, Variable } from "../model/index.ts";
 import { isCacheMount, isImageRef, isScratch, isSecretMount, isTarget } from "../model/index.ts";
@@ -234,6 +235,22 @@ function resolveCaches(site: FieldSite, value: unknown, ctx: ResolveContext): Pl
   });
 }
 
+function resolvePlatforms(site: FieldSite, value: unknown): Pick<PlannedTarget, "platform" | "platforms"> {
+  if (value === undefined) return { platform: undefined, platforms: [] };
+  const one = (text: unknown, field: string): Platform => {
+    const checked = checkPlatform(optionalString(site, field, text, '"linux/arm64"')!);
+    if (!checked.platform) fieldError(site, field, "PLATFORM_INVALID", checked.problem ?? "invalid", 'use os/arch[/variant], e.g. "linux/amd64", "linux/arm64" or "linux/arm/v7"');
+    return checked.platform;
+  };
+  if (!Array.isArray(value)) return { platform: one(value, "platform"), platforms: [] };
+  if (value.length === 0) fieldError(site, "platform", "PLATFORM_INVALID", "is an empty list", 'name one platform or several, e.g. platform: ["linux/amd64", "linux/arm64"]');
+  const platforms = value.map((p, i) => one(p, `platform[${i}]`));
+  const ids = platforms.map(formatPlatform);
+  const twice = ids.find((id, i) => ids.indexOf(id) !== i);
+  if (twice) fieldError(site, "platform", "PLATFORM_TWICE", `names ${twice} twice`, "list each platform once");
+  return { platform: undefined, platforms };
+}
+
 /** What a target or a variable's command is made of, before normalisation. */
 export type ResolvableSpec = Pick<TargetSpec, "from" | "workdir" | "env" | "copy" | "command"> & Partial<TargetSpec>;
 
@@ -247,13 +264,7 @@ export function resolveTarget(name: string, spec: ResolvableSpec, source: Target
     },
   };
   if (typeof spec !== "object" || spec === null) fieldError(site, "spec", "FIELD_TYPE", "must be an object", "pass an object to target({...})");
-  const platformSpec = optionalString(site, "platform", spec.platform, '"linux/arm64"');
-  let platform;
-  if (platformSpec !== undefined) {
-    const checked = checkPlatform(platformSpec);
-    if (!checked.platform) fieldError(site, "platform", "PLATFORM_INVALID", checked.problem ?? "invalid", 'use os/arch[/variant], e.g. "linux/amd64", "linux/arm64" or "linux/arm/v7"');
-    platform = checked.platform;
-  }
+  const { platform, platforms } = resolvePlatforms(site, spec.platform);
   const network = spec.network ?? "default";
   if (!networks.has(network)) fieldError(site, "network", "NETWORK_INVALID", `unknown network mode ${JSON.stringify(network)}`, 'use "default", "none" or "host"');
   if (spec.env !== undefined && (typeof spec.env !== "object" || spec.env === null || Array.isArray(spec.env))) {
@@ -261,6 +272,10 @@ export function resolveTarget(name: string, spec: ResolvableSpec, source: Target
   }
   if (spec.ssh !== undefined && typeof spec.ssh !== "boolean" && (typeof spec.ssh !== "object" || spec.ssh === null || Array.isArray(spec.ssh))) {
     fieldError(site, "ssh", "FIELD_TYPE", "must be true, false or { id, path }", 'e.g. ssh: true or ssh: { id: "default" }');
+  }
+  const outputs = resolveOutputs(site, optionalList(site, "output", spec.output), ctx);
+  if (platforms.length > 0 && outputs.outputs.length > 0) {
+    fieldError(site, `output[${outputs.outputs[0]!.index}]`, "PLATFORMS_ARTIFACT", "copies an artifact to the host, which a target built for several platforms cannot do (one artifact per platform would land in one place)", "export images of it ({ image } or { tarball, format: \"oci\" }), or make a target per platform for artifacts");
   }
   const ssh = spec.ssh === undefined || spec.ssh === false ? undefined : spec.ssh === true ? { id: "default", path: undefined } : { id: spec.ssh.id ?? "default", path: spec.ssh.path };
   return {
@@ -271,6 +286,7 @@ export function resolveTarget(name: string, spec: ResolvableSpec, source: Target
     },
     base: resolveBase(site, spec.from, ctx),
     platform,
+    platforms,
     workdir: optionalString(site, "workdir", spec.workdir, '"/src"'),
     env: Object.entries(spec.env ?? {}).map(([k, v]) => [checkEnvName(site, k), valueOf(site, `env.${k}`, v, '"value"')]),
     user: optionalString(site, "user", spec.user, '"1000:1000"'),
@@ -280,7 +296,7 @@ export function resolveTarget(name: string, spec: ResolvableSpec, source: Target
     ssh,
     network,
     commands: resolveCommands(site, spec),
-    ...resolveOutputs(site, optionalList(site, "output", spec.output), ctx),
+    ...outputs,
     imageConfig: resolveImageConfig(site, spec),
     dependsOn: optionalList(site, "dependsOn", spec.dependsOn).map((d, i) => {
       if (!isTarget(d)) fieldError(site, `dependsOn[${i}]`, "FIELD_TYPE", "must be a target", "list target values, e.g. dependsOn: [lint, test]");

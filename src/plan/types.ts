@@ -109,6 +109,8 @@ export interface PlannedTarget {
   definedAt: SourceLocation | undefined;
   base: PlannedBase;
   platform: Platform | undefined;
+  /** The platforms of a target built for several (`platform` given as a list); empty otherwise. */
+  platforms: Platform[];
   /** Workdir as written; undefined: the base's. */
   workdir: string | undefined;
   env: Array<[string, Value]>;

@@ -6,7 +6,9 @@ import type { ExportTarget, LocalDir, LocalExportTarget, TransferStats } from ".
 import { newId } from "../session/ids.ts";
 import { BuildSession } from "../session/session.ts";
 import { trace } from "../trace.ts";
+import { formatPlatform, type Platform } from "../llb/platform.ts";
 import { solveCacheOptions, type CacheOptions } from "./cache-options.ts";
+import { withGatewayBuild } from "./gateway-build.ts";
 import { exportWriteError } from "./export-failure.ts";
 import { followStatus, stepFailedError, type StatusListeners } from "./status.ts";
 import type { SessionService } from "../session/services.ts";
@@ -20,6 +22,8 @@ export interface SolveJob {
   localDirs: ReadonlyMap<string, LocalDir>;
   /** Host directories, one `local` export each, all of the definition's result. */
   exports: LocalExportTarget[];
+  /** For a target built for several platforms: each platform's definition and image config, exported together (as one index). */
+  platforms?: Array<{ platform: Platform; definition: Pb_Definition; config: string }>;
   /** Export the run's build cache (see `SolveOptions.cache`) from this Solve. */
   exportCache?: boolean;
   /** The result exported as an image: pushed (`image`) or written to a host file (`docker`, `oci`). */
@@ -85,6 +89,7 @@ const statusDrainMs = 5_000;
 
 /** Runs one job on the daemon and waits for its exports to land on the host. */
 export async function solveJob(control: ControlClient, job: SolveJob, options: SolveOptions): Promise<SolveResult> {
+  if (job.platforms?.length) return solvePlatforms(control, job, job.platforms, options);
   const started = Date.now();
   const exports = new Map<number, ExportTarget>(job.exports.map((target, index) => [index, target]));
   const exporters = job.exports.map(() => ({ Type: "local", Attrs: {} as Record<string, string> }));
@@ -133,7 +138,11 @@ export async function solveJob(control: ControlClient, job: SolveJob, options: S
     abort.abort();
     session.close();
   }
-  const images: ExportedImage[] = job.image
+  return { name: job.name, summary: tracker.summary(), vertices: tracker.all, transfer: session.stats, durationMs: Date.now() - started, exporterResponse, images: exportedImages(job, exporterResponse) };
+}
+
+function exportedImages(job: SolveJob, exporterResponse: Record<string, string>): ExportedImage[] {
+  return job.image
     ? [{
         type: job.image.type,
         names: job.image.attrs.name ? job.image.attrs.name.split(",") : [],
@@ -142,7 +151,50 @@ export async function solveJob(control: ControlClient, job: SolveJob, options: S
         ...(job.image.file ? { file: job.image.file.path } : {}),
       }]
     : [];
-  return { name: job.name, summary: tracker.summary(), vertices: tracker.all, transfer: session.stats, durationMs: Date.now() - started, exporterResponse, images };
+}
+
+/**
+ * The Solve of a target built for several platforms: a gateway build that solves each
+ * platform's definition and returns them together, keyed by platform, with each
+ * platform's image config, so the exporter makes one index with a manifest per platform.
+ */
+async function solvePlatforms(control: ControlClient, job: SolveJob, platforms: NonNullable<SolveJob["platforms"]>, options: SolveOptions): Promise<SolveResult> {
+  const started = Date.now();
+  const exports = new Map<number, ExportTarget>();
+  const exporters: Array<{ Type: string; Attrs: Record<string, string> }> = [];
+  if (job.image) {
+    if (job.image.file) exports.set(0, { kind: "file", dest: job.image.file.path, within: job.image.file.within });
+    exporters.push({ Type: job.image.type, Attrs: job.image.attrs });
+  }
+  let exporterResponse: Record<string, string> = {};
+  let tracker: ProgressTracker | undefined;
+  const ids = platforms.map((p) => formatPlatform(p.platform));
+  const platformsKey = { Platforms: platforms.map((p, i) => ({ ID: ids[i], Platform: { architecture: p.platform.Architecture, os: p.platform.OS, ...(p.platform.Variant ? { variant: p.platform.Variant } : {}) } })) };
+  try {
+    await withGatewayBuild(
+      control,
+      {
+        name: job.name, sharedKey: options.sharedKey, localDirs: job.localDirs, services: job.services, entitlements: job.entitlements, signal: options.signal,
+        exporters, exports, ...(options.cache ? { cache: solveCacheOptions(options.cache, job.exportCache === true) } : {}),
+        onEvent: options.onEvent, onStatus: options.onStatus, onWarning: options.onWarning, redactor: options.redactor,
+        onTracker: (t) => (tracker = t),
+        onExported: (response) => (exporterResponse = response),
+      },
+      (bridge) => Promise.all(platforms.map((p) => bridge.solve(p.definition))),
+      (refs) => ({
+        refs: { refs: Object.fromEntries(platforms.map((p, i) => [ids[i]!, { id: refs[i]!, def: p.definition }])) },
+        metadata: {
+          "refs.platforms": Buffer.from(JSON.stringify(platformsKey)),
+          ...Object.fromEntries(platforms.map((p, i) => [`containerimage.config/${ids[i]}`, Buffer.from(p.config)])),
+        },
+      }),
+    );
+  } catch (err) {
+    if (!tracker || err instanceof BrewkitError && err.code === "CANCELLED") throw err;
+    throw buildFailure(job, err, tracker, options.signal?.aborted === true);
+  }
+  const summary = tracker ? tracker.summary() : { total: 0, completed: 0, cached: 0, errored: 0 };
+  return { name: job.name, summary, vertices: tracker?.all ?? [], transfer: { sentFiles: new Map(), bytesSent: 0, filesReceived: 0, filesReused: 0, bytesReceived: 0 }, durationMs: Date.now() - started, exporterResponse, images: exportedImages(job, exporterResponse) };
 }
 
 /** The Solves of one target in phases: jobs of a phase run together, phases in order. */

@@ -6,7 +6,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { managedEnv, managedHome } from "../support/managed-daemon.ts";
 import { brewkit, busyboxBase, makeProject } from "../support/project.ts";
 import { fetchJsonBlob, fetchManifest, type RegistryAccess } from "../support/registry-client.ts";
@@ -239,5 +239,53 @@ export default app;
     const [algorithm, hex] = index.manifests[0].digest.split(":");
     const ociManifest = JSON.parse(readFileSync(path.join(oci, "blobs", algorithm, hex), "utf8"));
     expect(ociManifest.layers).toHaveLength(manifest[0].Layers.length);
+  }, 120_000);
+});
+
+describe("an image for several platforms", () => {
+  it("pushes one index with a manifest per platform, each with its platform's config and build", async () => {
+    const registry = inject("registry");
+    const marker = token();
+    const project = makeProject({
+      "brewkit.config.ts": `import { scratch, target } from "brewkit";
+${busyboxBase}
+export const app = target({
+  from: base,
+  platform: ["linux/amd64", "linux/386"],
+  // Each platform's step runs: the kernel runs the static amd64 busybox for linux/386 too.
+  command: "echo ${marker} > /marker",
+  cmd: ["cat", "/marker"],
+  output: { image: "${registry}/multi/app:${marker}", push: true },
+});
+export default app;
+`,
+    });
+    const run = await brewkit(["run", "--progress", "plain"], { cwd: project });
+    expect(run.code, run.stderr).toBe(0);
+    const digest = new RegExp(`^${registry}/multi/app:${marker}@(sha256:[0-9a-f]{64})$`, "m").exec(run.stdout)?.[1];
+    expect(digest, run.stdout).toBeDefined();
+
+    const get = async (p: string, accept = "") => {
+      const response = await fetch(`http://${registry}${p}`, { headers: { accept } });
+      expect(response.status, p).toBe(200);
+      return { type: response.headers.get("content-type") ?? "", json: (await response.json()) as Record<string, any> };
+    };
+    const accept = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json";
+    const index = await get(`/v2/multi/app/manifests/${digest}`, accept);
+    expect(index.json.mediaType).toBe("application/vnd.oci.image.index.v1+json");
+    const platforms = index.json.manifests.map((m: { platform: { os: string; architecture: string } }) => `${m.platform.os}/${m.platform.architecture}`).sort();
+    expect(platforms).toEqual(["linux/386", "linux/amd64"]);
+    const layerDigests = new Set<string>();
+    for (const entry of index.json.manifests) {
+      const manifest = await get(`/v2/multi/app/manifests/${entry.digest}`, accept);
+      const config = await get(`/v2/multi/app/blobs/${manifest.json.config.digest}`);
+      expect(config.json.architecture).toBe(entry.platform.architecture);
+      expect(config.json.os).toBe("linux");
+      expect(config.json.config.Cmd).toEqual(["cat", "/marker"]);
+      layerDigests.add(manifest.json.layers.at(-1).digest);
+    }
+    // Each platform ran its own step: two vertices of the same name.
+    expect(new Set(run.stderr.match(new RegExp(`^#\\d+ \\[app\\] echo ${marker}`, "gm"))).size).toBe(2);
+    expect(layerDigests.size).toBeGreaterThanOrEqual(1);
   }, 120_000);
 });
