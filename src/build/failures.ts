@@ -44,9 +44,16 @@ export function imageExportFailure(name: string, image: CompiledImageExport): (f
     if (isTlsFailure(message)) {
       return new BuildError("REGISTRY_TLS", `target "${name}": the registry ${host} could not be reached securely to push ${pushed} (${detail})`, { context: { target: name }, hint: tlsHint(host) });
     }
-    if (classifyRegistryFailure(message) === "unauthorized") {
-      return new BuildError("REGISTRY_UNAUTHORIZED", `target "${name}": the registry ${host} refused the push of ${pushed}: wrong or missing credentials (${detail})`, { context: { target: name }, hint: loginHint(host) });
+    switch (classifyRegistryFailure(message)) {
+      case "unauthorized":
+        return new BuildError("REGISTRY_UNAUTHORIZED", `target "${name}": the registry ${host} refused the push of ${pushed}: wrong or missing credentials (${detail})`, { context: { target: name }, hint: loginHint(host) });
+      case "unreachable":
+        return new BuildError("REGISTRY_UNREACHABLE", `target "${name}": the registry ${host} could not be reached to push ${pushed} (${detail})`, {
+          context: { target: name },
+          hint: `check that the registry runs and that the daemon reaches ${host} (the daemon pushes, not brewkit; a registry on this machine's loopback is reached only by a daemon on this machine)`,
+        });
+      default:
+        return undefined;
     }
-    return undefined;
   };
 }

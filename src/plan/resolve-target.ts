@@ -277,6 +277,10 @@ export function resolveTarget(name: string, spec: ResolvableSpec, source: Target
   if (platforms.length > 0 && outputs.outputs.length > 0) {
     fieldError(site, `output[${outputs.outputs[0]!.index}]`, "PLATFORMS_ARTIFACT", "copies an artifact to the host, which a target built for several platforms cannot do (one artifact per platform would land in one place)", "export images of it ({ image } or { tarball, format: \"oci\" }), or make a target per platform for artifacts");
   }
+  const dockerArchive = outputs.tarballs.find((t) => t.format === "docker");
+  if (platforms.length > 1 && dockerArchive) {
+    fieldError(site, `output[${dockerArchive.index}].format`, "PLATFORMS_DOCKER_ARCHIVE", "is docker, whose archives hold one platform, but the target is built for several", 'use format: "oci" (an index with a manifest per platform), or one target per platform');
+  }
   const ssh = spec.ssh === undefined || spec.ssh === false ? undefined : spec.ssh === true ? { id: "default", path: undefined } : { id: spec.ssh.id ?? "default", path: spec.ssh.path };
   return {
     name,

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { managedEnv, managedHome } from "../support/managed-daemon.ts";
 import { brewkit, busyboxBase, makeProject } from "../support/project.ts";
 import { fetchJsonBlob, fetchManifest, type RegistryAccess } from "../support/registry-client.ts";
-import { startRegistry, type TestRegistry } from "../support/registry.ts";
+import { freePort, startRegistry, type TestRegistry } from "../support/registry.ts";
 import { makeLoopbackCertificate } from "../support/tls.ts";
 
 const login = { username: "ci", password: `pw-${randomBytes(6).toString("hex")}` };
@@ -288,4 +288,21 @@ export default app;
     expect(new Set(run.stderr.match(new RegExp(`^#\\d+ \\[app\\] echo ${marker}`, "gm"))).size).toBe(2);
     expect(layerDigests.size).toBeGreaterThanOrEqual(1);
   }, 120_000);
+});
+
+describe("a push to a registry that is not there", () => {
+  it("names the registry and says the daemon could not reach it", async () => {
+    const port = await freePort();
+    const project = makeProject({
+      "brewkit.config.ts": `import { scratch, target } from "brewkit";
+${busyboxBase}
+export const app = target({ from: base, command: "echo ${token()}", output: { image: "127.0.0.1:${port}/nowhere/app:1", push: true } });
+export default app;
+`,
+    });
+    const run = await brewkit(["run"], { cwd: project });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(`error: target "app": the registry 127.0.0.1:${port} could not be reached to push 127.0.0.1:${port}/nowhere/app:1`);
+    expect(run.stderr).toMatch(/hint: check that the registry runs/);
+  }, 60_000);
 });

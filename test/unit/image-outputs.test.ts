@@ -108,6 +108,7 @@ describe("image and archive outputs are checked", () => {
     [{ platform: ["linux/amd64", "linux/amd64"] }, "platform", "names linux/amd64 twice"],
     [{ platform: ["linux/amd64", "linux/nope"] }, "platform[1]", 'unknown architecture "nope"'],
     [{ platform: ["linux/amd64", "linux/386"], output: { artifact: "/out", local: "dist" } }, "output[0]", "a target built for several platforms cannot"],
+    [{ platform: ["linux/amd64", "linux/386"], output: [{ image: "r/a:1" }, { tarball: "a.tar", format: "docker" }] }, "output[1].format", "whose archives hold one platform"],
   ])("%j → %s", (spec, field, message) => {
     const t = target({ from: "debian:bookworm", ...(spec as object) });
     const err = errorOf(() => createPlan(input({ t }), ["t"]));
