@@ -13,7 +13,9 @@ import { secretsService } from "../session/secrets-service.ts";
 import { sshAgentSockets, sshService } from "../session/ssh-service.ts";
 import type { SessionService } from "../session/services.ts";
 import { withGatewayBuild } from "../solve/gateway-build.ts";
-import type { CacheOptions } from "../solve/cache-options.ts";
+import { LocalContentStore } from "../contentstore/local-store.ts";
+import { localCacheDirs, type CacheOptions } from "../solve/cache-options.ts";
+import { contentService } from "../session/content-service.ts";
 import { mergeByTarget, solveWaves, type SolveResult } from "../solve/index.ts";
 import { imageExportFailure, missingArtifact } from "./failures.ts";
 import { variableRounds } from "./variables.ts";
@@ -158,6 +160,9 @@ async function sessionServices(plan: Plan, options: BuildOptions): Promise<Sessi
     services.push(secretsService(options.secrets, named));
   }
   if (sshIds.length > 0) services.push(sshService(sshAgentSockets(sshIds, options.sshFlags ?? [])));
+  // A local build cache is a directory of this machine, which the daemon reads and writes through the session.
+  const cacheDirs = localCacheDirs(options.cache);
+  if (cacheDirs.length > 0) services.push(contentService(new Map(cacheDirs.map((dir) => [`local:${dir}`, new LocalContentStore(dir)]))));
   return services;
 }
 

@@ -9,7 +9,7 @@ import { loadSecretStore, type SecretStore } from "../secrets/index.ts";
 import { newId } from "../session/ids.ts";
 import type { CacheOptions } from "../solve/cache-options.ts";
 import type { ExportedImage, SolveResult } from "../solve/index.ts";
-import { runCacheOptions, type CacheFlags } from "./cache-flags.ts";
+import { prepareLocalCaches, runCacheOptions, type CacheFlags } from "./cache-flags.ts";
 import { connectIfUp, connectStartingLocalDaemon, tlsFromFlags, type ConnectFlags } from "./connect.ts";
 import { progressOutput } from "./progress-mode.ts";
 import { cancelOnSignals } from "./signals.ts";
@@ -54,7 +54,7 @@ export async function runCommand(names: string[], options: RunOptions): Promise<
   try {
     const project = await loadProject(options);
     plan = planProject(project, names);
-    cache = runCacheOptions(options, project.config.buildCache && { value: project.config.buildCache.value, file: project.config.file });
+    cache = await prepareLocalCaches(runCacheOptions(options, project.config.buildCache && { value: project.config.buildCache.value, file: project.config.file }), (message) => err(`warning: ${message}`));
     secrets = await loadSecretStore({ flags: flagList(options.secret), redactor: outputRedactor });
   } catch (error) {
     early.abort();

@@ -5,7 +5,7 @@ import { callerLocation, type SourceLocation } from "./source-location.ts";
 export interface BuildCacheSpec {
   /**
    * Export the build cache, e.g. `"type=registry,ref=registry.example.com/app:buildcache,mode=max"`
-   * or `"type=inline"` (in the pushed image). Replaced by `--cache-to`.
+   * `"type=inline"` (in the pushed image) or `"type=local,dest=.cache/build"` (relative to the project). Replaced by `--cache-to`.
    */
   to?: string | string[];
   /** Import build cache, several at once, e.g. `"type=registry,ref=registry.example.com/app:buildcache"`. Replaced by `--cache-from`. */

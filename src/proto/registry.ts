@@ -14,6 +14,7 @@ export const protoFiles = [
   "buildkit/filesync.proto",
   "buildkit/secrets.proto",
   "buildkit/auth.proto",
+  "containerd/content.proto",
   "buildkit/sshforward.proto",
   "grpc/health.proto",
 ] as const;

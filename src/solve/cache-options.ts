@@ -1,3 +1,4 @@
+import path from "node:path";
 import { UserInputError } from "../errors.ts";
 
 /** One cache exporter or importer of a Solve, as BuildKit's `CacheOptionsEntry`. */
@@ -19,6 +20,8 @@ export interface CacheSpecSite {
   /** The config file and line, for a spec written in the config. */
   file?: string;
   line?: number;
+  /** The directory relative `type=local` paths are resolved against (the working directory for flags, the project for the config). */
+  baseDir: string;
 }
 
 const exportTypes = ["registry", "inline", "local"];
@@ -58,8 +61,10 @@ export function parseCacheSpec(spec: string, direction: "export" | "import", sit
   if (type === "local") {
     const dir = direction === "export" ? "dest" : "src";
     if (!attrs[dir]) fail(`needs ${dir}=<directory>`, `e.g. type=local,${dir}=.cache/build`);
-    // The Go client serves the directory as a content store on the session; brewkit does not yet.
-    fail("type=local is not supported by brewkit yet: the daemon needs a content store of that directory on the session", `share the cache through a registry instead, e.g. ${example}`);
+    if (attrs[dir]!.startsWith("~")) fail(`${dir} starts with "~", which brewkit does not expand`, `write the path out, e.g. ${dir}=.cache/build`);
+    if (attrs.digest !== undefined && !/^sha256:[0-9a-f]{64}$/.test(attrs.digest)) fail("digest must be a sha256 digest", "leave digest out to use the one index.json records under the tag (default latest)");
+    // The daemon names the directory back when it reads or writes it: an absolute path.
+    attrs[dir] = path.resolve(site.baseDir, attrs[dir]!);
   }
   return { type: type!, attrs };
 }
@@ -85,6 +90,12 @@ function splitCsv(text: string, fail: (message: string, hint: string) => never):
   if (quoted) fail("has an unclosed quote", 'close it, e.g. ref="registry.example.com/app:cache"');
   if (current !== "" || fields.length > 0) fields.push(current);
   return fields.map((f) => f.trim()).filter((f) => f !== "");
+}
+
+/** The directories of the `type=local` caches (exported to and imported from), absolute. */
+export function localCacheDirs(options: CacheOptions | undefined): string[] {
+  if (!options) return [];
+  return [...new Set([...options.exports.filter((e) => e.type === "local").map((e) => e.attrs.dest!), ...options.imports.filter((e) => e.type === "local").map((e) => e.attrs.src!)])];
 }
 
 /** The Solve's `Cache` field for these options. */

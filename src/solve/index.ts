@@ -7,6 +7,7 @@ import { newId } from "../session/ids.ts";
 import { BuildSession } from "../session/session.ts";
 import { trace } from "../trace.ts";
 import { formatPlatform, type Platform } from "../llb/platform.ts";
+import { putIndex, type IndexDescriptor } from "../contentstore/local-store.ts";
 import { solveCacheOptions, type CacheOptions } from "./cache-options.ts";
 import { withGatewayBuild } from "./gateway-build.ts";
 import { exportWriteError } from "./export-failure.ts";
@@ -120,6 +121,7 @@ export async function solveJob(control: ControlClient, job: SolveJob, options: S
     );
     exporterResponse = response.ExporterResponse ?? {};
     trace("solve-returned", { job: job.name });
+    if (job.exportCache) await recordLocalCaches(options.cache, exporterResponse);
     await session.settleExports();
     await Promise.race([statusDone, new Promise((r) => setTimeout(r, statusDrainMs).unref())]);
     trace("solve-done", { job: job.name });
@@ -139,6 +141,15 @@ export async function solveJob(control: ControlClient, job: SolveJob, options: S
     session.close();
   }
   return { name: job.name, summary: tracker.summary(), vertices: tracker.all, transfer: session.stats, durationMs: Date.now() - started, exporterResponse, images: exportedImages(job, exporterResponse) };
+}
+
+/** Records the exported cache in each `type=local` cache directory's index.json, as BuildKit's client does. */
+async function recordLocalCaches(cache: CacheOptions | undefined, exporterResponse: Record<string, string>): Promise<void> {
+  const manifest = exporterResponse["cache.manifest"];
+  const locals = cache?.exports.filter((e) => e.type === "local") ?? [];
+  if (!manifest || locals.length === 0) return;
+  const desc = JSON.parse(manifest) as IndexDescriptor;
+  for (const e of locals) await putIndex(e.attrs.dest!, desc, e.attrs.tag ?? "latest");
 }
 
 function exportedImages(job: SolveJob, exporterResponse: Record<string, string>): ExportedImage[] {
@@ -189,6 +200,7 @@ async function solvePlatforms(control: ControlClient, job: SolveJob, platforms: 
         },
       }),
     );
+    if (job.exportCache) await recordLocalCaches(options.cache, exporterResponse);
   } catch (err) {
     if (!tracker || err instanceof BrewkitError && err.code === "CANCELLED") throw err;
     throw buildFailure(job, err, tracker, options.signal?.aborted === true);

@@ -4,14 +4,14 @@ import type { BrewkitError } from "../../src/errors.ts";
 import { buildCache } from "../../src/model/index.ts";
 import { parseCacheSpec } from "../../src/solve/cache-options.ts";
 
-const flag = { where: "--cache-to" };
+const flag = { where: "--cache-to", baseDir: "/work" };
 
 describe("cache specs in buildx's syntax", () => {
   it("parse registry, inline and shorthand imports, with quoted fields", () => {
     expect(parseCacheSpec("type=registry,ref=reg.example.com/app:cache,mode=max", "export", flag)).toEqual({ type: "registry", attrs: { ref: "reg.example.com/app:cache", mode: "max" } });
     expect(parseCacheSpec("type=inline", "export", flag)).toEqual({ type: "inline", attrs: {} });
-    expect(parseCacheSpec("reg.example.com/app:cache", "import", { where: "--cache-from" })).toEqual({ type: "registry", attrs: { ref: "reg.example.com/app:cache" } });
-    expect(parseCacheSpec('ref="reg.example.com/app:a,b",type=registry', "import", { where: "--cache-from" })).toEqual({ type: "registry", attrs: { ref: "reg.example.com/app:a,b" } });
+    expect(parseCacheSpec("reg.example.com/app:cache", "import", { where: "--cache-from", baseDir: "/work" })).toEqual({ type: "registry", attrs: { ref: "reg.example.com/app:cache" } });
+    expect(parseCacheSpec('ref="reg.example.com/app:a,b",type=registry', "import", { where: "--cache-from", baseDir: "/work" })).toEqual({ type: "registry", attrs: { ref: "reg.example.com/app:a,b" } });
   });
 
   it.each([
@@ -22,14 +22,15 @@ describe("cache specs in buildx's syntax", () => {
     ["type=registry,ref=x,mode=all", "export", 'mode must be min or max, not "all"'],
     ["type=registry,ref=x,mode=max", "import", "mode is an export setting"],
     ["type=local", "export", "needs dest=<directory>"],
-    ["type=local,dest=.cache", "export", "type=local is not supported by brewkit yet"],
+    ["type=local,dest=~/cache", "export", "does not expand"],
+    ["type=local,src=.cache,digest=latest", "import", "digest must be a sha256 digest"],
     ['type=registry,ref="x', "export", "unclosed quote"],
     ["type=registry,=x,ref=y", "export", 'the field "=x" is not key=value'],
   ] as const)("%s (%s) → %s", (spec, direction, message) => {
     const where = direction === "export" ? "--cache-to" : "--cache-from";
     let error: BrewkitError | undefined;
     try {
-      parseCacheSpec(spec, direction, { where });
+      parseCacheSpec(spec, direction, { where, baseDir: "/work" });
     } catch (err) {
       error = err as BrewkitError;
     }
@@ -37,6 +38,12 @@ describe("cache specs in buildx's syntax", () => {
     expect(error?.message).toContain(`${where} ${JSON.stringify(spec)}: `);
     expect(error?.message).toContain(message);
     expect(error?.hint).toBeTruthy();
+  });
+
+  it("a local cache's directory is made absolute: against the working directory for flags, the project for the config", () => {
+    expect(parseCacheSpec("type=local,dest=.cache/build,mode=max", "export", flag)).toEqual({ type: "local", attrs: { dest: "/work/.cache/build", mode: "max" } });
+    const config = { value: buildCache({ from: "type=local,src=cache" }), file: "/p/brewkit.config.ts" };
+    expect(runCacheOptions({ cacheTo: "type=local,dest=out" }, config, "/cwd")).toEqual({ exports: [{ type: "local", attrs: { dest: "/cwd/out" } }], imports: [{ type: "local", attrs: { src: "/p/cache" } }] });
   });
 
   it("flags replace the config's settings per direction; several imports at once", () => {
