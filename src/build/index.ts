@@ -3,7 +3,7 @@ import { compileTarget, compileVariable, imageConfigKey, phasesOf, type Compiled
 import { formatPlatform, type Platform } from "../llb/index.ts";
 import type { Variable } from "../model/index.ts";
 import { everyPlannedTarget, type Plan } from "../plan/index.ts";
-import type { ProgressEvent } from "../progress/index.ts";
+import type { ProgressEvent, VertexState } from "../progress/index.ts";
 import type { Moby_Buildkit_V1_StatusResponse as StatusResponse } from "../proto/generated.ts";
 import { readFilesWith, resolveImageConfigsWith, type ImageConfig } from "../resolve/index.ts";
 import { isRedactable, minRedactedLength, type Redactor, type SecretStore } from "../secrets/index.ts";
@@ -17,7 +17,7 @@ import { LocalContentStore } from "../contentstore/local-store.ts";
 import { localCacheDirs, type CacheOptions } from "../solve/cache-options.ts";
 import { contentService } from "../session/content-service.ts";
 import { mergeByTarget, solveWaves, type SolveResult } from "../solve/index.ts";
-import { imageExportFailure, missingArtifact } from "./failures.ts";
+import { cacheExportFailure, imageExportFailure, missingArtifact } from "./failures.ts";
 import { variableRounds } from "./variables.ts";
 
 /** What a build needs besides the plan. */
@@ -175,7 +175,12 @@ export async function buildPlan(control: ControlClient, plan: Plan, options: Bui
   options.onExportDirs?.([...new Set(prepared.waves.flat().flatMap(phasesOf).flat().flatMap((job) => [...job.exports.map((e) => e.dest), ...(job.image?.file ? [job.image.file.path] : [])]))]);
   // The requested targets' builds hold everything the run built on the way (their bases are in their graphs).
   const exportsCache = new Set(prepared.waves.flat().filter((t) => plan.requested.includes(t.build[0]?.name ?? "")).flatMap((t) => t.build));
-  const solveJob = (job: CompiledJob) => ({ ...job, services, exportCache: exportsCache.has(job), entitlements: job.requirements.entitlements, explainFailure: job.output ? missingArtifact(plan, job.name, job.output) : job.image && imageExportFailure(job.name, job.image) });
+  const cacheRefs = (options.cache?.exports ?? []).filter((e) => e.type === "registry").map((e) => e.attrs.ref!);
+  const solveJob = (job: CompiledJob) => {
+    const explainers = [job.output && missingArtifact(plan, job.name, job.output), job.image && imageExportFailure(job.name, job.image), exportsCache.has(job) ? cacheExportFailure(job.name, cacheRefs) : undefined].filter((e) => e !== undefined);
+    const explainFailure = (failed: VertexState) => explainers.map((explain) => explain(failed)).find((e) => e !== undefined);
+    return { ...job, services, exportCache: exportsCache.has(job), entitlements: job.requirements.entitlements, explainFailure };
+  };
   const jobs = prepared.waves.map((wave) => wave.map((compiled) => phasesOf(compiled).map((phase) => phase.map(solveJob))));
   const listeners = { onEvent: options.onEvent, onStatus: options.onStatus, onWarning: options.onWarning, onExportWait: options.onExportWait, redactor };
   const results = await solveWaves(control, jobs, { sharedKey: options.sharedKey, ...listeners, signal: options.signal, cache: options.cache });

@@ -1,6 +1,6 @@
 import { copy, formatPlatform, marshal, scratch, type Definition, type MarshalOptions, type Platform, type State } from "../llb/index.ts";
 import type { Variable } from "../model/index.ts";
-import { checkImageName, checkOutputDir, checkTarballFile, type Plan, type PlannedCache, type PlannedTarget } from "../plan/index.ts";
+import { checkImageName, checkOutputDir, checkTarballFile, PlanError, type Plan, type PlannedCache, type PlannedTarget } from "../plan/index.ts";
 import { imageConfigOf } from "./image-config.ts";
 import { seedStep, writeBackStep } from "./cache-mirror.ts";
 import { TargetCompiler, type CompiledClosure } from "./target-compiler.ts";
@@ -123,6 +123,13 @@ export function platformOptions(options: CompileOptions, platform: Platform): Co
 function compileMultiPlatform(plan: Plan, name: string, options: CompileOptions): CompiledTarget {
   const target = plan.targets.get(name)!;
   const site = { target: name, at: target.definedAt };
+  const mirrored = mirroredCaches(plan, target)[0];
+  if (mirrored) {
+    // One host folder cannot be seeded into, and written back from, a build per platform.
+    throw new PlanError("PLATFORMS_CACHE_HOSTDIR", `cache "${mirrored.cache.id}" of target "${mirrored.owner.name}" has a hostDir, which a target built for several platforms cannot mirror`, {
+      target: name, field: "platform", at: target.definedAt, hint: "drop hostDir from the cache, or build the target for one platform",
+    });
+  }
   const localDirs = new Map<string, CompiledLocalDir>();
   const requirements: Requirements = { secrets: [], ssh: [], entitlements: [] };
   const builds = target.platforms.map((platform) => {

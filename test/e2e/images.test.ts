@@ -305,4 +305,18 @@ export default app;
     expect(run.stderr).toContain(`error: target "app": the registry 127.0.0.1:${port} could not be reached to push 127.0.0.1:${port}/nowhere/app:1`);
     expect(run.stderr).toMatch(/hint: check that the registry runs/);
   }, 60_000);
+
+  it("so does a build cache export to it", async () => {
+    const port = await freePort();
+    const project = makeProject({
+      "brewkit.config.ts": `import { scratch, target } from "brewkit";
+${busyboxBase}
+export const app = target({ from: base, command: "echo ${token()}" });
+export default app;
+`,
+    });
+    const run = await brewkit(["run", "--cache-to", `type=registry,ref=127.0.0.1:${port}/cache/app:1`], { cwd: project });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(`error: target "app": the registry 127.0.0.1:${port} could not be reached to export the build cache to 127.0.0.1:${port}/cache/app:1`);
+  }, 60_000);
 });

@@ -2,7 +2,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { compileTarget } from "../../src/compile/index.ts";
 import { BrewkitError } from "../../src/errors.ts";
-import { fmt, target, variable, type Target } from "../../src/model/index.ts";
+import { cache, fmt, target, variable, type Target } from "../../src/model/index.ts";
 import { createPlan, type PlanInput } from "../../src/plan/index.ts";
 
 const projectDir = "/project";
@@ -114,6 +114,14 @@ describe("image and archive outputs are checked", () => {
     const err = errorOf(() => createPlan(input({ t }), ["t"]));
     expect(err.context.field).toBe(field);
     expect(err.message).toContain(message);
+  });
+
+  it("a target for several platforms cannot mirror a cache to a host folder", () => {
+    const app = target({ from: "debian:bookworm", platform: ["linux/amd64", "linux/arm64"], cache: [cache("deps", "/deps", { hostDir: ".cache/deps" })], command: "make", output: { image: "r/a:1" } });
+    const plan = createPlan(input({ app }), ["app"]);
+    const err = errorOf(() => compileTarget(plan, "app", { platform: amd64, runId: "r" }));
+    expect(err.code).toBe("PLATFORMS_CACHE_HOSTDIR");
+    expect(err.message).toContain('cache "deps"');
   });
 
   it("a target for several platforms compiles one job holding each platform's build and config", () => {
