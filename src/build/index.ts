@@ -142,7 +142,7 @@ export async function prepareBuild(control: ControlClient, plan: Plan, options: 
  * so that output is redacted even when a step prints a value it did not mount (one kept
  * in a cached layer, say).
  */
-async function sessionServices(plan: Plan, options: BuildOptions): Promise<SessionService[]> {
+async function sessionServices(plan: Plan, options: BuildOptions, cacheStores: readonly LocalContentStore[]): Promise<SessionService[]> {
   const targets = everyPlannedTarget(plan);
   const secrets = targets.flatMap((t) => t.secrets.map((s) => ({ id: s.id, optional: s.optional })));
   const sshIds = [...new Set(targets.flatMap((t) => (t.ssh ? [t.ssh.id] : [])))];
@@ -161,15 +161,24 @@ async function sessionServices(plan: Plan, options: BuildOptions): Promise<Sessi
   }
   if (sshIds.length > 0) services.push(sshService(sshAgentSockets(sshIds, options.sshFlags ?? [])));
   // A local build cache is a directory of this machine, which the daemon reads and writes through the session.
-  const cacheDirs = localCacheDirs(options.cache);
-  if (cacheDirs.length > 0) services.push(contentService(new Map(cacheDirs.map((dir) => [`local:${dir}`, new LocalContentStore(dir)]))));
+  if (cacheStores.length > 0) services.push(contentService(new Map(cacheStores.map((store) => [`local:${store.root}`, store]))));
   return services;
 }
 
 /** Runs a plan on the daemon: checks, preparation, then every target's Solves; results per target. */
 export async function buildPlan(control: ControlClient, plan: Plan, options: BuildOptions): Promise<{ results: SolveResult[]; prepared: PreparedBuild }> {
+  const cacheStores = localCacheDirs(options.cache).map((dir) => new LocalContentStore(dir));
+  try {
+    return await runPlan(control, plan, options, cacheStores);
+  } finally {
+    // Writes the daemon left unfinished (a failed or cancelled export) leave nothing behind.
+    await Promise.all(cacheStores.map((store) => store.close()));
+  }
+}
+
+async function runPlan(control: ControlClient, plan: Plan, options: BuildOptions, cacheStores: LocalContentStore[]): Promise<{ results: SolveResult[]; prepared: PreparedBuild }> {
   // Secrets and agents are checked before anything reaches the daemon.
-  const services = await sessionServices(plan, options);
+  const services = await sessionServices(plan, options, cacheStores);
   const redactor = options.secrets.redactor;
   const prepared = await prepareBuild(control, plan, { ...options, services, redactor });
   options.onExportDirs?.([...new Set(prepared.waves.flat().flatMap(phasesOf).flat().flatMap((job) => [...job.exports.map((e) => e.dest), ...(job.image?.file ? [job.image.file.path] : [])]))]);

@@ -4,14 +4,14 @@ import type { BrewkitError } from "../../src/errors.ts";
 import { buildCache } from "../../src/model/index.ts";
 import { parseCacheSpec } from "../../src/solve/cache-options.ts";
 
-const flag = { where: "--cache-to", baseDir: "/work" };
+const flag = { where: "--cache-to", baseDir: "/builds" };
 
 describe("cache specs in buildx's syntax", () => {
   it("parse registry, inline and shorthand imports, with quoted fields", () => {
     expect(parseCacheSpec("type=registry,ref=reg.example.com/app:cache,mode=max", "export", flag)).toEqual({ type: "registry", attrs: { ref: "reg.example.com/app:cache", mode: "max" } });
     expect(parseCacheSpec("type=inline", "export", flag)).toEqual({ type: "inline", attrs: {} });
-    expect(parseCacheSpec("reg.example.com/app:cache", "import", { where: "--cache-from", baseDir: "/work" })).toEqual({ type: "registry", attrs: { ref: "reg.example.com/app:cache" } });
-    expect(parseCacheSpec('ref="reg.example.com/app:a,b",type=registry', "import", { where: "--cache-from", baseDir: "/work" })).toEqual({ type: "registry", attrs: { ref: "reg.example.com/app:a,b" } });
+    expect(parseCacheSpec("reg.example.com/app:cache", "import", { where: "--cache-from", baseDir: "/builds" })).toEqual({ type: "registry", attrs: { ref: "reg.example.com/app:cache" } });
+    expect(parseCacheSpec('ref="reg.example.com/app:a,b",type=registry', "import", { where: "--cache-from", baseDir: "/builds" })).toEqual({ type: "registry", attrs: { ref: "reg.example.com/app:a,b" } });
   });
 
   it.each([
@@ -30,7 +30,7 @@ describe("cache specs in buildx's syntax", () => {
     const where = direction === "export" ? "--cache-to" : "--cache-from";
     let error: BrewkitError | undefined;
     try {
-      parseCacheSpec(spec, direction, { where, baseDir: "/work" });
+      parseCacheSpec(spec, direction, { where, baseDir: "/builds" });
     } catch (err) {
       error = err as BrewkitError;
     }
@@ -41,7 +41,7 @@ describe("cache specs in buildx's syntax", () => {
   });
 
   it("a local cache's directory is made absolute: against the working directory for flags, the project for the config", () => {
-    expect(parseCacheSpec("type=local,dest=.cache/build,mode=max", "export", flag)).toEqual({ type: "local", attrs: { dest: "/work/.cache/build", mode: "max" } });
+    expect(parseCacheSpec("type=local,dest=.cache/build,mode=max", "export", flag)).toEqual({ type: "local", attrs: { dest: "/builds/.cache/build", mode: "max" } });
     const config = { value: buildCache({ from: "type=local,src=cache" }), file: "/p/brewkit.config.ts" };
     expect(runCacheOptions({ cacheTo: "type=local,dest=out" }, config, "/cwd")).toEqual({ exports: [{ type: "local", attrs: { dest: "/cwd/out" } }], imports: [{ type: "local", attrs: { src: "/p/cache" } }] });
   });
