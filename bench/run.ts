@@ -5,14 +5,19 @@ import os from "node:os";
 import path from "node:path";
 import { LocalDaemon } from "../src/daemon/local-daemon.ts";
 import { daemonPaths, defaultDaemonPaths } from "../src/daemon/paths.ts";
-import { cachedRerun, manyTargets, rootlessAgainstRootful, uploadAndExport, watchLatency, type BenchSettings, type Row } from "./scenarios.ts";
+import { startRegistry } from "../test/support/registry.ts";
+import { cachedRerun, imagesAndCache, manyTargets, rootlessAgainstRootful, uploadAndExport, watchLatency, type BenchSettings, type Row } from "./scenarios.ts";
 import { formatMs, type Summary } from "./stats.ts";
 import { repoRoot } from "./tools.ts";
 
 const smoke = process.argv.includes("--smoke");
+// `--only <scenario>` runs one scenario (by its function's name, e.g. imagesAndCache), for working on it.
+const only = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1] : undefined;
 const work = mkdtempSync("/tmp/brewkit-bench-");
 const binDir = defaultDaemonPaths().binDir;
 const daemon = new LocalDaemon(daemonPaths(path.join(work, "daemon"), binDir));
+const secondDaemon = new LocalDaemon(daemonPaths(path.join(work, "daemon-b"), binDir));
+const registryDir = path.join(work, "registry");
 
 function cell(s: Summary | undefined, unit: Row["unit"]): string {
   if (!s) return "—";
@@ -38,8 +43,12 @@ function report(rows: Row[], settings: BenchSettings, startedAt: Date): string {
 }
 
 const startedAt = new Date();
+let registry: Awaited<ReturnType<typeof startRegistry>> | undefined;
 try {
+  registry = await startRegistry({ dir: registryDir });
   await daemon.start({ timeoutMs: 60_000 });
+  await secondDaemon.start({ timeoutMs: 60_000 });
+  const storage = path.join(registryDir, "storage");
   const settings: BenchSettings = {
     work,
     daemonAddress: daemon.address,
@@ -49,9 +58,15 @@ try {
     bytes: smoke ? 20 * 2 ** 20 : 300 * 2 ** 20,
     targetCounts: smoke ? [50, 100] : [250, 500, 1000, 2000],
     saves: smoke ? 10 : 50,
+    registry: registry.address,
+    // The registry keeps no cache of its own: emptying its storage empties it.
+    emptyRegistry: async () => rmSync(storage, { recursive: true, force: true }),
+    secondDaemonAddress: secondDaemon.address,
+    pushBytes: smoke ? 20 * 2 ** 20 : 300 * 2 ** 20,
+    expensiveSeconds: smoke ? 1 : 5,
   };
   const rows: Row[] = [];
-  for (const scenario of [uploadAndExport, cachedRerun, manyTargets, watchLatency, rootlessAgainstRootful]) {
+  for (const scenario of [uploadAndExport, cachedRerun, manyTargets, watchLatency, imagesAndCache, rootlessAgainstRootful].filter((f) => !only || f.name === only)) {
     process.stderr.write(`bench: ${scenario.name}…\n`);
     rows.push(...(await scenario(settings)));
   }
@@ -59,8 +74,10 @@ try {
   process.stdout.write(text);
   // What bounds the figures (written by hand from profiles) follows the measured table.
   const analysis = path.join(repoRoot, "bench/analysis.md");
-  if (!smoke) writeFileSync(path.join(repoRoot, "bench/RESULTS.md"), existsSync(analysis) ? `${text}\n${readFileSync(analysis, "utf8")}` : text);
+  if (!smoke && !only) writeFileSync(path.join(repoRoot, "bench/RESULTS.md"), existsSync(analysis) ? `${text}\n${readFileSync(analysis, "utf8")}` : text);
 } finally {
   await daemon.stop();
+  await secondDaemon.stop();
+  await registry?.stop();
   rmSync(work, { recursive: true, force: true });
 }

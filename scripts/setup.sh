@@ -27,6 +27,7 @@ command -v docker-registry >/dev/null || need+=(docker-registry)
 command -v ssh-agent >/dev/null || need+=(openssh-client)
 [ -x /usr/bin/time ] || need+=(time)
 command -v openssl >/dev/null || need+=(openssl)
+command -v htpasswd >/dev/null || need+=(apache2-utils)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -ne 0 ] && sudo="sudo"

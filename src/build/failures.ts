@@ -1,4 +1,7 @@
-import type { CollectedOutput } from "../compile/index.ts";
+import type { CollectedOutput, CompiledImageExport } from "../compile/index.ts";
+import { loginHint, tlsHint } from "../registry/errors.ts";
+import { registryOfRef } from "../registry/hosts.ts";
+import { classifyRegistryFailure, isTlsFailure } from "../resolve/index.ts";
 import { BuildError } from "../errors.ts";
 import type { Plan } from "../plan/index.ts";
 import type { VertexState } from "../progress/index.ts";
@@ -20,4 +23,56 @@ export function missingArtifact(plan: Plan, name: string, output: CollectedOutpu
       hint: "make a command of the target write it there, or fix the path (a relative artifact path is under the target's workdir)",
     });
   };
+}
+
+/**
+ * Explains a failed push of an image: a registry that refused the login (or wanted one)
+ * or whose certificate the daemon does not trust is named, with what to do about it.
+ */
+export function imageExportFailure(name: string, image: CompiledImageExport): (failed: VertexState) => BuildError | undefined {
+  return (failed) => {
+    const message = failed.error ?? "";
+    const pushed = /failed to push (\S+?):? /.exec(message)?.[1] ?? image.names[0];
+    if (!image.push || pushed === undefined) return undefined;
+    return registryFailure(name, pushed, message.replace(/^failed to push \S+: /, ""), `push ${pushed}`, `refused the push of ${pushed}`);
+  };
+}
+
+/** Explains a failed export of the build cache to a registry the same way as a failed push. */
+export function cacheExportFailure(name: string, refs: readonly string[]): (failed: VertexState) => BuildError | undefined {
+  return (failed) => {
+    if (!/^exporting cache/.test(failed.name) || refs.length === 0) return undefined;
+    const message = failed.error ?? "";
+    // The daemon's message names the registry it talked to; with one cache ref, that is it.
+    const host = /https?:\/\/([^/\s]+)\/v2\//.exec(message)?.[1];
+    const ref = refs.find((r) => host !== undefined && safeRegistryOf(r) === host) ?? refs[0]!;
+    return registryFailure(name, ref, message, `export the build cache to ${ref}`, `refused the build cache export to ${ref}`);
+  };
+}
+
+function safeRegistryOf(ref: string): string | undefined {
+  try {
+    return registryOfRef(ref);
+  } catch {
+    return undefined;
+  }
+}
+
+function registryFailure(name: string, ref: string, detail: string, doing: string, refused: string): BuildError | undefined {
+  const host = safeRegistryOf(ref);
+  if (host === undefined) return undefined;
+  if (isTlsFailure(detail)) {
+    return new BuildError("REGISTRY_TLS", `target "${name}": the registry ${host} could not be reached securely to ${doing} (${detail})`, { context: { target: name }, hint: tlsHint(host) });
+  }
+  switch (classifyRegistryFailure(detail)) {
+    case "unauthorized":
+      return new BuildError("REGISTRY_UNAUTHORIZED", `target "${name}": the registry ${host} ${refused}: wrong or missing credentials (${detail})`, { context: { target: name }, hint: loginHint(host) });
+    case "unreachable":
+      return new BuildError("REGISTRY_UNREACHABLE", `target "${name}": the registry ${host} could not be reached to ${doing} (${detail})`, {
+        context: { target: name },
+        hint: `check that the registry runs and that the daemon reaches ${host} (the daemon pushes, not brewkit; a registry on this machine's loopback is reached only by a daemon on this machine)`,
+      });
+    default:
+      return undefined;
+  }
 }

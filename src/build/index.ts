@@ -3,16 +3,21 @@ import { compileTarget, compileVariable, imageConfigKey, phasesOf, type Compiled
 import { formatPlatform, type Platform } from "../llb/index.ts";
 import type { Variable } from "../model/index.ts";
 import { everyPlannedTarget, type Plan } from "../plan/index.ts";
-import type { ProgressEvent } from "../progress/index.ts";
+import type { ProgressEvent, VertexState } from "../progress/index.ts";
 import type { Moby_Buildkit_V1_StatusResponse as StatusResponse } from "../proto/generated.ts";
 import { readFilesWith, resolveImageConfigsWith, type ImageConfig } from "../resolve/index.ts";
 import { isRedactable, minRedactedLength, type Redactor, type SecretStore } from "../secrets/index.ts";
+import { registryCredentials, type CredentialSource } from "../registry/credentials.ts";
+import { authService } from "../session/auth-service.ts";
 import { secretsService } from "../session/secrets-service.ts";
 import { sshAgentSockets, sshService } from "../session/ssh-service.ts";
 import type { SessionService } from "../session/services.ts";
 import { withGatewayBuild } from "../solve/gateway-build.ts";
+import { LocalContentStore } from "../contentstore/local-store.ts";
+import { localCacheDirs, type CacheOptions } from "../solve/cache-options.ts";
+import { contentService } from "../session/content-service.ts";
 import { mergeByTarget, solveWaves, type SolveResult } from "../solve/index.ts";
-import { missingArtifact } from "./failures.ts";
+import { cacheExportFailure, imageExportFailure, missingArtifact } from "./failures.ts";
 import { variableRounds } from "./variables.ts";
 
 /** What a build needs besides the plan. */
@@ -33,6 +38,10 @@ export interface BuildOptions {
   secrets: SecretStore;
   /** `--ssh` flags (`id=socket`), on top of SSH_AUTH_SOCK. */
   sshFlags?: string[];
+  /** Build cache to import into every Solve and to export from the requested targets' builds. */
+  cache?: CacheOptions;
+  /** Registry logins served to the daemon (default: brewkit's user config, then Docker's). */
+  credentials?: CredentialSource;
   onEvent?: (job: string, event: ProgressEvent) => void;
   /** Receives every Status message of the target builds (secret values hidden). */
   onStatus?: (job: string, message: StatusResponse) => void;
@@ -46,7 +55,7 @@ export interface BuildOptions {
 }
 
 /** What preparing a build needs: the build's options without the secrets themselves, and the session services of its steps. */
-export interface PrepareOptions extends Omit<BuildOptions, "secrets" | "sshFlags" | "onStatus"> {
+export interface PrepareOptions extends Omit<BuildOptions, "secrets" | "sshFlags" | "onStatus" | "credentials"> {
   /** Services the variables' commands may use (secrets, ssh), as the targets' builds get them. */
   services?: SessionService[];
   /** Hides secret values in the progress of the variables' commands. */
@@ -62,14 +71,21 @@ export interface PreparedBuild {
   compileOptions: CompileOptions;
 }
 
-/** Image bases of the plan, as `[ref, platform]` with the key compile looks them up by. */
-function imageBases(plan: Plan, platform: Platform): Array<{ key: string; ref: string; platform: Platform }> {
+/**
+ * Image bases of the plan, as `[ref, platform]` with the key compile looks them up by. A
+ * base that sets no platform is resolved for the daemon's, and for every platform a
+ * target built for several names (`variant` says which).
+ */
+function imageBases(plan: Plan, platform: Platform): Array<{ key: string; ref: string; platform: Platform; variant?: string }> {
   const all = everyPlannedTarget(plan);
-  const bases = new Map<string, { key: string; ref: string; platform: Platform }>();
+  const multi = new Map(all.flatMap((t) => t.platforms).map((p) => [formatPlatform(p), p]));
+  const bases = new Map<string, { key: string; ref: string; platform: Platform; variant?: string }>();
   for (const t of all) {
     if (t.base.kind !== "image") continue;
     const key = imageConfigKey(t.base.ref, t.platform);
     bases.set(key, { key, ref: t.base.ref, platform: t.platform ?? platform });
+    if (t.platform) continue;
+    for (const [id, p] of multi) bases.set(`${key}\0${id}`, { key, ref: t.base.ref, platform: p, variant: id });
   }
   return [...bases.values()];
 }
@@ -80,9 +96,10 @@ function imageBases(plan: Plan, platform: Platform): Array<{ key: string; ref: s
  */
 export async function prepareBuild(control: ControlClient, plan: Plan, options: PrepareOptions): Promise<PreparedBuild> {
   const imageConfigs = new Map<string, ImageConfig>();
+  const imageConfigsByPlatform = new Map<string, Map<string, ImageConfig>>();
   const variables = new Map<Variable, string>();
   const bases = imageBases(plan, options.platform);
-  const compileOptions = { platform: options.platform, localUniqueId: options.localUniqueId ?? options.runId, runId: options.runId, imageConfigs, variables };
+  const compileOptions: CompileOptions = { platform: options.platform, localUniqueId: options.localUniqueId ?? options.runId, runId: options.runId, imageConfigs, imageConfigsByPlatform, variables };
   if (bases.length > 0 || plan.variables.size > 0) {
     // Dirs are added as variables are compiled; the session looks names up when asked.
     const localDirs = new Map<string, CompiledLocalDir>();
@@ -93,7 +110,14 @@ export async function prepareBuild(control: ControlClient, plan: Plan, options: 
       await Promise.all(
         [...byPlatform.values()].map(async (group) => {
           const configs = await resolveImageConfigsWith(bridge, group.map((b) => b.ref), group[0]!.platform);
-          for (const b of group) imageConfigs.set(b.key, configs.get(b.ref)!);
+          for (const b of group) {
+            if (b.variant === undefined) imageConfigs.set(b.key, configs.get(b.ref)!);
+            else {
+              let forPlatform = imageConfigsByPlatform.get(b.variant);
+              if (!forPlatform) imageConfigsByPlatform.set(b.variant, (forPlatform = new Map()));
+              forPlatform.set(b.key, configs.get(b.ref)!);
+            }
+          }
         }),
       );
       for (const round of variableRounds(plan)) {
@@ -105,6 +129,8 @@ export async function prepareBuild(control: ControlClient, plan: Plan, options: 
       }
     });
   }
+  // A platform's own lookups, over the daemon platform's for the bases that name their platform.
+  for (const [id, forPlatform] of imageConfigsByPlatform) imageConfigsByPlatform.set(id, new Map([...imageConfigs, ...forPlatform]));
   const waves = plan.waves.map((wave) => wave.map((name) => compileTarget(plan, name, compileOptions)));
   return { waves, variables, compileOptions };
 }
@@ -116,11 +142,12 @@ export async function prepareBuild(control: ControlClient, plan: Plan, options: 
  * so that output is redacted even when a step prints a value it did not mount (one kept
  * in a cached layer, say).
  */
-async function sessionServices(plan: Plan, options: BuildOptions): Promise<SessionService[]> {
+async function sessionServices(plan: Plan, options: BuildOptions, cacheStores: readonly LocalContentStore[]): Promise<SessionService[]> {
   const targets = everyPlannedTarget(plan);
   const secrets = targets.flatMap((t) => t.secrets.map((s) => ({ id: s.id, optional: s.optional })));
   const sshIds = [...new Set(targets.flatMap((t) => (t.ssh ? [t.ssh.id] : [])))];
-  const services: SessionService[] = [];
+  // Pulls of private bases, pushes and registry caches all ask the session for logins.
+  const services: SessionService[] = [authService(options.credentials ?? registryCredentials())];
   if (secrets.length > 0) {
     options.secrets.assertAvailable(secrets);
     const named = new Set(secrets.map((s) => s.id));
@@ -133,19 +160,38 @@ async function sessionServices(plan: Plan, options: BuildOptions): Promise<Sessi
     services.push(secretsService(options.secrets, named));
   }
   if (sshIds.length > 0) services.push(sshService(sshAgentSockets(sshIds, options.sshFlags ?? [])));
+  // A local build cache is a directory of this machine, which the daemon reads and writes through the session.
+  if (cacheStores.length > 0) services.push(contentService(new Map(cacheStores.map((store) => [`local:${store.root}`, store]))));
   return services;
 }
 
 /** Runs a plan on the daemon: checks, preparation, then every target's Solves; results per target. */
 export async function buildPlan(control: ControlClient, plan: Plan, options: BuildOptions): Promise<{ results: SolveResult[]; prepared: PreparedBuild }> {
+  const cacheStores = localCacheDirs(options.cache).map((dir) => new LocalContentStore(dir));
+  try {
+    return await runPlan(control, plan, options, cacheStores);
+  } finally {
+    // Writes the daemon left unfinished (a failed or cancelled export) leave nothing behind.
+    await Promise.all(cacheStores.map((store) => store.close()));
+  }
+}
+
+async function runPlan(control: ControlClient, plan: Plan, options: BuildOptions, cacheStores: LocalContentStore[]): Promise<{ results: SolveResult[]; prepared: PreparedBuild }> {
   // Secrets and agents are checked before anything reaches the daemon.
-  const services = await sessionServices(plan, options);
+  const services = await sessionServices(plan, options, cacheStores);
   const redactor = options.secrets.redactor;
   const prepared = await prepareBuild(control, plan, { ...options, services, redactor });
-  options.onExportDirs?.([...new Set(prepared.waves.flat().flatMap(phasesOf).flat().flatMap((job) => job.exports.map((e) => e.dest)))]);
-  const solveJob = (job: CompiledJob) => ({ ...job, services, entitlements: job.requirements.entitlements, explainFailure: job.output && missingArtifact(plan, job.name, job.output) });
+  options.onExportDirs?.([...new Set(prepared.waves.flat().flatMap(phasesOf).flat().flatMap((job) => [...job.exports.map((e) => e.dest), ...(job.image?.file ? [job.image.file.path] : [])]))]);
+  // The requested targets' builds hold everything the run built on the way (their bases are in their graphs).
+  const exportsCache = new Set(prepared.waves.flat().filter((t) => plan.requested.includes(t.build[0]?.name ?? "")).flatMap((t) => t.build));
+  const cacheRefs = (options.cache?.exports ?? []).filter((e) => e.type === "registry").map((e) => e.attrs.ref!);
+  const solveJob = (job: CompiledJob) => {
+    const explainers = [job.output && missingArtifact(plan, job.name, job.output), job.image && imageExportFailure(job.name, job.image), exportsCache.has(job) ? cacheExportFailure(job.name, cacheRefs) : undefined].filter((e) => e !== undefined);
+    const explainFailure = (failed: VertexState) => explainers.map((explain) => explain(failed)).find((e) => e !== undefined);
+    return { ...job, services, exportCache: exportsCache.has(job), entitlements: job.requirements.entitlements, explainFailure };
+  };
   const jobs = prepared.waves.map((wave) => wave.map((compiled) => phasesOf(compiled).map((phase) => phase.map(solveJob))));
   const listeners = { onEvent: options.onEvent, onStatus: options.onStatus, onWarning: options.onWarning, onExportWait: options.onExportWait, redactor };
-  const results = await solveWaves(control, jobs, { sharedKey: options.sharedKey, ...listeners, signal: options.signal });
+  const results = await solveWaves(control, jobs, { sharedKey: options.sharedKey, ...listeners, signal: options.signal, cache: options.cache });
   return { results: mergeByTarget(results), prepared };
 }

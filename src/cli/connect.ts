@@ -4,9 +4,16 @@ import { ControlClient } from "../client/control.ts";
 import { LocalDaemon, requireStepNetwork } from "../daemon/local-daemon.ts";
 import { defaultDaemonPaths } from "../daemon/paths.ts";
 import { assertDaemonPrivate } from "../daemon/privacy.ts";
+import { loadRegistrySettings } from "../registry/user-registries.ts";
+import { userConfigPath } from "../secrets/config-file.ts";
 import { DaemonError } from "../errors.ts";
 import type { Platform } from "../llb/index.ts";
 import { trace } from "../trace.ts";
+
+/** brewkit's own daemon (in `paths`), configured with the registries of the user config file. */
+export function ownDaemon(paths = defaultDaemonPaths()): LocalDaemon {
+  return new LocalDaemon(paths, [], true, () => loadRegistrySettings(userConfigPath()));
+}
 
 /** A connected daemon and the platform its default worker builds for. */
 export interface Connection {
@@ -52,7 +59,7 @@ export async function connect(options: ConnectOptions): Promise<Connection> {
 
 /** What `connect` does when `connectIfUp` found no daemon: starts brewkit's own, then connects to it. */
 export async function connectStartingLocalDaemon(options: Pick<ConnectOptions, "log">): Promise<Connection> {
-  const daemon = new LocalDaemon(defaultDaemonPaths());
+  const daemon = ownDaemon();
   const { started } = await daemon.start();
   if (started) options.log?.(`started buildkitd (${daemon.address})`);
   return handshake(new ControlClient(parseDaemonAddress(daemon.address, undefined, "brewkit")), undefined, daemon, options.log);
@@ -65,7 +72,7 @@ export async function connectStartingLocalDaemon(options: Pick<ConnectOptions, "
  */
 export async function connectIfUp(options: ConnectOptions, signal?: AbortSignal): Promise<Connection | undefined> {
   const explicit = (options.addr ?? process.env.BUILDKIT_HOST) || undefined;
-  const local = explicit ? undefined : new LocalDaemon(defaultDaemonPaths());
+  const local = explicit ? undefined : ownDaemon();
   if (local && !existsSync(local.paths.socket)) return undefined;
   // A socket that others could reach is refused, not asked whether it answers.
   if (local) assertDaemonPrivate(local.paths);

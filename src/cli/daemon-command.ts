@@ -1,4 +1,4 @@
-import { LocalDaemon } from "../daemon/local-daemon.ts";
+import { ownDaemon } from "./connect.ts";
 import { installDaemon } from "../daemon/install.ts";
 import { defaultDaemonPaths } from "../daemon/paths.ts";
 import { UserInputError } from "../errors.ts";
@@ -6,7 +6,7 @@ import { UserInputError } from "../errors.ts";
 /** `brewkit daemon install|start|stop|status|logs`. */
 export async function daemonCommand(action: string, options: { lines?: number }): Promise<number> {
   const paths = defaultDaemonPaths();
-  const daemon = new LocalDaemon(paths);
+  const daemon = ownDaemon(paths);
   const out = (line: string) => process.stdout.write(`${line}\n`);
   switch (action) {
     case "install": {

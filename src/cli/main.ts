@@ -28,6 +28,8 @@ cli
   .option("--metadata-file <file>", "Write a JSON record of the run (steps, cache hits, transfers) to <file>")
   .option("--secret <spec>", "Secret value: id=NAME,env=VARIABLE or id=NAME,src=FILE (repeatable)")
   .option("--ssh <spec>", "SSH agent to forward: default, or ID=SOCKET (repeatable; default uses SSH_AUTH_SOCK)")
+  .option("--cache-to <spec>", "Export the build cache, buildx syntax: type=registry,ref=REF[,mode=max], type=inline or type=local,dest=DIR (repeatable; replaces the config's buildCache)")
+  .option("--cache-from <spec>", "Import build cache: type=registry,ref=REF, type=local,src=DIR, or just REF (repeatable; replaces the config's buildCache)")
   .option("--watch", "Keep watching the inputs and rebuild on changes")
   .example("brewkit run build")
   .action(async (targets: string[], options) => (await import("./run-command.ts")).runCommand(targets, options));

@@ -1,6 +1,7 @@
 import { UserInputError } from "../errors.ts";
 import { plainRenderer, rawJsonWriter, TtyRenderer, type ProgressEvent } from "../progress/index.ts";
 import type { Moby_Buildkit_V1_StatusResponse as StatusResponse } from "../proto/generated.ts";
+import type { ExportedImage } from "../solve/index.ts";
 
 /** The progress output modes, after buildx's. */
 export const progressModes = ["auto", "tty", "plain", "rawjson", "quiet"] as const;
@@ -9,6 +10,8 @@ export const progressModes = ["auto", "tty", "plain", "rawjson", "quiet"] as con
 export interface ProgressOutput {
   onEvent?: (job: string, event: ProgressEvent) => void;
   onStatus?: (job: string, message: StatusResponse) => void;
+  /** Reports an image the run exported (rawjson: one line per image). */
+  onImage?: (job: string, image: ExportedImage) => void;
   /** Prints a `warning:` line (in every mode, quiet included). */
   onWarning: (message: string) => void;
   finish(): void;
@@ -31,7 +34,7 @@ export function progressOutput(mode: string | undefined, stream: NodeJS.WriteStr
     case "plain":
       return { onEvent: plainRenderer(line), onWarning, finish: () => {} };
     case "rawjson":
-      return { onStatus: rawJsonWriter(line), onWarning, finish: () => {} };
+      return { onStatus: rawJsonWriter(line), onImage: (job, image) => line(JSON.stringify({ job, image })), onWarning, finish: () => {} };
     default:
       return { onWarning, finish: () => {} };
   }

@@ -4,9 +4,12 @@ import { buildPlan } from "../build/index.ts";
 import type { ControlClient } from "../client/control.ts";
 import type { Platform } from "../llb/index.ts";
 import type { Plan } from "../plan/index.ts";
+import { registryCredentials } from "../registry/credentials.ts";
 import { loadSecretStore, type SecretStore } from "../secrets/index.ts";
 import { newId } from "../session/ids.ts";
-import type { SolveResult } from "../solve/index.ts";
+import type { CacheOptions } from "../solve/cache-options.ts";
+import type { ExportedImage, SolveResult } from "../solve/index.ts";
+import { prepareLocalCaches, runCacheOptions, type CacheFlags } from "./cache-flags.ts";
 import { connectIfUp, connectStartingLocalDaemon, tlsFromFlags, type ConnectFlags } from "./connect.ts";
 import { progressOutput } from "./progress-mode.ts";
 import { cancelOnSignals } from "./signals.ts";
@@ -16,7 +19,7 @@ import { loadProject, planProject } from "./project.ts";
 import { projectSharedKey } from "./shared-key.ts";
 
 /** Options of `brewkit run`. */
-export interface RunOptions extends ConnectFlags {
+export interface RunOptions extends ConnectFlags, CacheFlags {
   config?: string;
   progress?: string;
   metadataFile?: string;
@@ -47,8 +50,11 @@ export async function runCommand(names: string[], options: RunOptions): Promise<
   connecting.catch(() => undefined);
   let plan: Plan;
   let secrets: SecretStore;
+  let cache: CacheOptions | undefined;
   try {
-    plan = planProject(await loadProject(options), names);
+    const project = await loadProject(options);
+    plan = planProject(project, names);
+    cache = await prepareLocalCaches(runCacheOptions(options, project.config.buildCache && { value: project.config.buildCache.value, file: project.config.file }), (message) => err(`warning: ${message}`));
     secrets = await loadSecretStore({ flags: flagList(options.secret), redactor: outputRedactor });
   } catch (error) {
     early.abort();
@@ -59,9 +65,11 @@ export async function runCommand(names: string[], options: RunOptions): Promise<
   const abort = new AbortController();
   const stopHandlingSignals = cancelOnSignals(abort);
   try {
-    const results = await buildOnce(control, platform, plan, secrets, options, abort.signal);
+    const results = await buildOnce(control, platform, plan, secrets, { ...options, cache }, abort.signal);
     trace("build-done");
     for (const line of results.summary) err(line);
+    // The references of the images made, digest pinned, for scripts: `brewkit run app | xargs ...`.
+    for (const r of results.results) for (const image of r.images) if (image.type === "image" && image.digest) for (const name of image.names) process.stdout.write(`${name}@${image.digest}\n`);
     return 0;
   } finally {
     stopHandlingSignals();
@@ -77,7 +85,7 @@ export async function buildOnce(
   platform: Platform,
   plan: Plan,
   secrets: SecretStore,
-  options: RunOptions,
+  options: RunOptions & { cache?: CacheOptions },
   signal: AbortSignal,
   onExportDirs?: (dirs: string[]) => void,
 ): Promise<{ results: SolveResult[]; summary: string[] }> {
@@ -90,6 +98,8 @@ export async function buildOnce(
     runId: newId(),
     secrets,
     sshFlags: flagList(options.ssh),
+    cache: options.cache,
+    credentials: registryCredentials({ onSecret: (secret) => outputRedactor.add(secret) }),
     signal,
     onEvent: progress.onEvent,
     onStatus: progress.onStatus,
@@ -97,6 +107,7 @@ export async function buildOnce(
     onExportWait: (dest, pid) => err(`… waiting for another brewkit run (pid ${pid}) to finish writing into ${path.relative(plan.projectDir, dest) || dest}`),
     onWarning: progress.onWarning,
   }).finally(() => progress.finish());
+  for (const r of results) for (const image of r.images) progress.onImage?.(r.name, image);
   // Cache write-backs are incremental exports; the summary names the outputs.
   const outputsOf = (name: string) => prepared.waves.flat().flatMap((t) => t.build).filter((j) => j.name === name).flatMap((j) => j.exports.map((e) => e.dest));
   if (options.metadataFile) writeFileSync(path.resolve(options.metadataFile), `${secrets.redactor.redact(JSON.stringify(runMetadata(results), null, 2))}\n`);
@@ -105,8 +116,17 @@ export async function buildOnce(
 
 function summaryLine(result: SolveResult, dests: string[], projectDir: string): string {
   const { total, cached } = result.summary;
-  const where = dests.length ? ` → ${dests.map((d) => path.relative(projectDir, d) || ".").join(", ")}` : "";
+  const images = result.images.map((image) => describeImage(image, projectDir));
+  const places = [...dests.map((d) => path.relative(projectDir, d) || "."), ...images];
+  const where = places.length ? ` → ${places.join(", ")}` : "";
   return `✔ ${result.name}: ${total} steps, ${cached} cached, ${(result.durationMs / 1000).toFixed(1)}s${where}`;
+}
+
+/** How the summary names an exported image: pushed names, or an archive, with the digest. */
+function describeImage(image: ExportedImage, projectDir: string): string {
+  const digest = image.digest ? ` (${image.digest})` : "";
+  if (image.file) return `${path.relative(projectDir, image.file) || image.file} [${image.type} archive]${digest}`;
+  return `${image.pushed ? "pushed" : "image"} ${image.names.join(", ")}${digest}`;
 }
 
 /** The machine-readable record of a run, written by --metadata-file. */
@@ -116,6 +136,7 @@ function runMetadata(results: SolveResult[]) {
       name: r.name,
       durationMs: r.durationMs,
       summary: r.summary,
+      images: r.images,
       steps: r.vertices.map((v) => ({ name: v.name, digest: v.digest, cached: v.cached, error: v.error ?? null })),
       transfer: {
         sentFiles: Object.fromEntries(r.transfer.sentFiles),

@@ -11,6 +11,7 @@ import type {
   Moby_Buildkit_V1_Frontend_ReadFileResponse as ReadFileResponse,
   Moby_Buildkit_V1_Frontend_ResolveImageConfigRequest as ResolveImageConfigRequest,
   Moby_Buildkit_V1_Frontend_ResolveImageConfigResponse as ResolveImageConfigResponse,
+  Moby_Buildkit_V1_Frontend_Result as GatewayResult,
   Moby_Buildkit_V1_Frontend_ReturnRequest as ReturnRequest,
   Moby_Buildkit_V1_Frontend_SolveRequest as SolveRequest,
   Moby_Buildkit_V1_Frontend_SolveResponse as SolveResponse,
@@ -28,6 +29,8 @@ const service = "/moby.buildkit.v1.frontend.LLBBridge/";
 
 // Go's gateway client gives Ping 15 s; the daemon itself waits 3 s for the build id.
 const pingTimeoutMs = 15_000;
+
+export type { GatewayResult };
 
 /** A byte range of a file, for files too large for one 16 MiB message. */
 export interface FileRange {
@@ -53,8 +56,8 @@ export interface ResolveImageOptions {
   logName?: string;
 }
 
-/** How a gateway build ends: with an (empty) result, or with an error the daemon records. */
-export type GatewayReturn = { error?: undefined } | { error: Error };
+/** How a gateway build ends: with a result (empty unless given), or with an error the daemon records. */
+export type GatewayReturn = { error?: undefined; result?: GatewayResult } | { error: Error };
 
 /**
  * A client of BuildKit's LLBBridge (the gateway) for one build: the calls go over the
@@ -131,7 +134,7 @@ export class GatewayClient {
 
   /** Ends the build: with an empty result, or with `error` as its failure. */
   async return(outcome: GatewayReturn = {}): Promise<void> {
-    const request: ReturnRequest = outcome.error ? { error: errorStatus(outcome.error) } : { result: {} };
+    const request: ReturnRequest = outcome.error ? { error: errorStatus(outcome.error) } : { result: outcome.result ?? {} };
     await this.call<ReturnRequest, object>("Return", "ReturnRequest", "ReturnResponse", request);
   }
 

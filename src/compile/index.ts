@@ -1,12 +1,14 @@
-import { copy, marshal, scratch, type Definition, type MarshalOptions, type State } from "../llb/index.ts";
+import { copy, formatPlatform, marshal, scratch, type Definition, type MarshalOptions, type Platform, type State } from "../llb/index.ts";
 import type { Variable } from "../model/index.ts";
-import { checkOutputDir, type Plan, type PlannedCache, type PlannedTarget } from "../plan/index.ts";
+import { checkImageName, checkOutputDir, checkTarballFile, PlanError, type Plan, type PlannedCache, type PlannedTarget } from "../plan/index.ts";
+import { imageConfigOf } from "./image-config.ts";
 import { seedStep, writeBackStep } from "./cache-mirror.ts";
 import { TargetCompiler, type CompiledClosure } from "./target-compiler.ts";
-import type { CollectedOutput, CompiledExport, CompiledJob, CompiledLocalDir, CompiledTarget, CompileOptions, Requirements } from "./types.ts";
+import type { CollectedOutput, CompiledExport, CompiledImageExport, CompiledJob, CompiledLocalDir, CompiledTarget, CompileOptions, Requirements } from "./types.ts";
 
 export type * from "./types.ts";
 export { imageConfigKey } from "./target-compiler.ts";
+export { imageConfigOf, platformId, type ImageConfigJson } from "./image-config.ts";
 export { busyboxTool, compileCacheExport, compileCacheImport, type CacheTransfer, type CacheTransferOptions, type CopyTool } from "./cache-transfer.ts";
 
 /** The final LLB state of a target and the host dirs it reads, e.g. as the tool of a cache transfer. */
@@ -52,26 +54,120 @@ function mirroredCaches(plan: Plan, t: PlannedTarget): Array<{ owner: PlannedTar
  * the caches written back to their host folders. Pure: same plan and options, same bytes.
  */
 export function compileTarget(plan: Plan, name: string, options: CompileOptions): CompiledTarget {
+  if (plan.targets.get(name)?.platforms.length) return compileMultiPlatform(plan, name, options);
   const compiler = new TargetCompiler(plan, options, sharedClosures(plan, options));
   const state = compiler.stateOf(name);
   const target = plan.targets.get(name)!;
   const marshalOptions = marshalOptionsOf(options);
-  const job = (definition: Definition, exports: CompiledExport[], output?: CollectedOutput): CompiledJob => ({ name, definition, localDirs: compiler.localDirs, exports, requirements: compiler.requirements, ...(output ? { output } : {}) });
-  const builds = target.outputs.length === 0
-    ? [job(marshal(state, marshalOptions), [])]
-    : target.outputs.map((output, i) => {
-        const site = { target: name, at: target.definedAt };
-        const dest = checkOutputDir(site, `output[${i}].local`, compiler.render(output.local), output.allowOutsideProject, plan.projectDir);
-        const artifactPath = compiler.resolveIn(state, output.artifact);
-        const step = `[${name}] collect ${artifactPath}`;
-        const artifact = scratch().file(copy(state, artifactPath, "/", { copyDirContents: true, createDestPath: true }), { customName: step });
-        const within = output.allowOutsideProject ? undefined : plan.projectDir;
-        return job(marshal(artifact, marshalOptions), [{ dest, incremental: false, within }], { index: i, path: artifactPath, step });
-      });
+  const job = (definition: Definition, exports: CompiledExport[], output?: CollectedOutput, image?: CompiledImageExport): CompiledJob => ({
+    name, definition, localDirs: compiler.localDirs, exports, requirements: compiler.requirements, ...(output ? { output } : {}), ...(image ? { image } : {}),
+  });
+  const site = { target: name, at: target.definedAt };
+  const artifacts = target.outputs.map((output) => {
+    const dest = checkOutputDir(site, `output[${output.index}].local`, compiler.render(output.local), output.allowOutsideProject, plan.projectDir);
+    const artifactPath = compiler.resolveIn(state, output.artifact);
+    const step = `[${name}] collect ${artifactPath}`;
+    const artifact = scratch().file(copy(state, artifactPath, "/", { copyDirContents: true, createDestPath: true }), { customName: step });
+    const within = output.allowOutsideProject ? undefined : plan.projectDir;
+    return job(marshal(artifact, marshalOptions), [{ dest, incremental: false, within }], { index: output.index, path: artifactPath, step });
+  });
+  const hasImages = target.images.length + target.tarballs.length > 0;
+  // One config (and one definition) for every image of the target: the exporter sees the same layers.
+  const config = hasImages ? JSON.stringify(imageConfigOf(plan, name, state, state.getPlatform() ?? options.platform, options.imageConfigs, (v) => compiler.render(v))) : "";
+  const definition = hasImages ? marshal(state, marshalOptions) : undefined;
+  const namesOf = (index: number, names: PlannedTarget["images"][number]["names"]) =>
+    names.map((n, j) => {
+      const rendered = compiler.render(n);
+      checkImageName(site, `output[${index}].image${names.length > 1 ? `[${j}]` : ""}`, rendered);
+      return rendered;
+    });
+  const images = target.images.map((output) => {
+    const names = namesOf(output.index, output.names);
+    const attrs: Record<string, string> = { name: names.join(","), "containerimage.config": config };
+    if (output.push) attrs.push = "true";
+    return job(definition!, [], undefined, { type: "image", index: output.index, names, push: output.push, attrs });
+  });
+  const tarballs = target.tarballs.map((output) => {
+    const names = namesOf(output.index, output.names);
+    const file = checkTarballFile(site, `output[${output.index}].tarball`, compiler.render(output.file), output.allowOutsideProject, plan.projectDir);
+    const attrs: Record<string, string> = { "containerimage.config": config };
+    if (names.length) attrs.name = names.join(",");
+    return job(definition!, [], undefined, { type: output.format, index: output.index, names, push: false, attrs, file: { path: file, within: output.allowOutsideProject ? undefined : plan.projectDir } });
+  });
+  const outputs = [...artifacts, ...images, ...tarballs];
+  const builds = outputs.length === 0 ? [job(marshal(state, marshalOptions), [])] : outputs;
   const mirrored = mirroredCaches(plan, target);
   const seeds = mirrored.map(({ owner, cache }) => job(marshal(seedStep(compiler, owner, compiler.build(owner, true), cache, options.runId ?? "unset"), marshalOptions), []));
   const writeBacks = mirrored.map(({ cache }) => job(marshal(writeBackStep(target, state, cache, options.runId ?? "unset"), marshalOptions), [{ dest: cache.hostDir!, incremental: true, within: plan.projectDir }]));
   return { seed: seeds, build: builds, writeBack: writeBacks };
+}
+
+// One options object per platform of the compile options, so compiled closures are shared per platform.
+const optionsByPlatform = new WeakMap<CompileOptions, Map<string, CompileOptions>>();
+
+/** The compile options of a build for `platform`: that default platform, and the image bases resolved for it. */
+export function platformOptions(options: CompileOptions, platform: Platform): CompileOptions {
+  const id = formatPlatform(platform);
+  let known = optionsByPlatform.get(options);
+  if (!known) optionsByPlatform.set(options, (known = new Map()));
+  let variant = known.get(id);
+  if (!variant) known.set(id, (variant = { ...options, platform, imageConfigs: options.imageConfigsByPlatform?.get(id) ?? options.imageConfigs }));
+  return variant;
+}
+
+/**
+ * A target built for several platforms: the target and the targets under it that set no
+ * platform are compiled once per platform. Its images (and OCI archives) are one Solve
+ * each, holding every platform's build; without images, a build-only Solve per platform.
+ */
+function compileMultiPlatform(plan: Plan, name: string, options: CompileOptions): CompiledTarget {
+  const target = plan.targets.get(name)!;
+  const site = { target: name, at: target.definedAt };
+  const mirrored = mirroredCaches(plan, target)[0];
+  if (mirrored) {
+    // One host folder cannot be seeded into, and written back from, a build per platform.
+    throw new PlanError("PLATFORMS_CACHE_HOSTDIR", `cache "${mirrored.cache.id}" of target "${mirrored.owner.name}" has a hostDir, which a target built for several platforms cannot mirror`, {
+      target: name, field: "platform", at: target.definedAt, hint: "drop hostDir from the cache, or build the target for one platform",
+    });
+  }
+  const localDirs = new Map<string, CompiledLocalDir>();
+  const requirements: Requirements = { secrets: [], ssh: [], entitlements: [] };
+  const builds = target.platforms.map((platform) => {
+    const opts = platformOptions(options, platform);
+    const compiler = new TargetCompiler(plan, opts, sharedClosures(plan, opts));
+    const state = compiler.stateOf(name);
+    for (const [dir, spec] of compiler.localDirs) localDirs.set(dir, spec);
+    for (const e of compiler.requirements.entitlements) if (!requirements.entitlements.includes(e)) requirements.entitlements.push(e);
+    requirements.secrets.push(...compiler.requirements.secrets);
+    requirements.ssh.push(...compiler.requirements.ssh);
+    const config = JSON.stringify(imageConfigOf(plan, name, state, state.getPlatform() ?? platform, opts.imageConfigs, (v) => compiler.render(v)));
+    return { platform, definition: marshal(state, marshalOptionsOf(opts)), config, compiler };
+  });
+  const render = builds[0]!.compiler;
+  const platforms = builds.map(({ platform, definition, config }) => ({ platform, definition, config }));
+  const job = (definition: Definition, image?: CompiledImageExport, multi?: CompiledJob["platforms"]): CompiledJob => ({
+    name, definition, localDirs, exports: [], requirements, ...(image ? { image } : {}), ...(multi ? { platforms: multi } : {}),
+  });
+  const namesOf = (index: number, names: PlannedTarget["images"][number]["names"]) =>
+    names.map((n, j) => {
+      const rendered = render.render(n);
+      checkImageName(site, `output[${index}].image${names.length > 1 ? `[${j}]` : ""}`, rendered);
+      return rendered;
+    });
+  const images = target.images.map((output) => {
+    const names = namesOf(output.index, output.names);
+    const attrs: Record<string, string> = { name: names.join(",") };
+    if (output.push) attrs.push = "true";
+    return job(platforms[0]!.definition, { type: "image", index: output.index, names, push: output.push, attrs }, platforms);
+  });
+  const tarballs = target.tarballs.map((output) => {
+    const names = namesOf(output.index, output.names);
+    const file = checkTarballFile(site, `output[${output.index}].tarball`, render.render(output.file), output.allowOutsideProject, plan.projectDir);
+    const attrs: Record<string, string> = names.length ? { name: names.join(",") } : {};
+    return job(platforms[0]!.definition, { type: output.format, index: output.index, names, push: false, attrs, file: { path: file, within: output.allowOutsideProject ? undefined : plan.projectDir } }, platforms);
+  });
+  const outputs = [...images, ...tarballs];
+  return { seed: [], build: outputs.length ? outputs : platforms.map((p) => job(p.definition)), writeBack: [] };
 }
 
 /** The Solves of a compiled target in the order they must run; jobs within a phase run together. */

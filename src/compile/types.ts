@@ -28,6 +28,21 @@ export interface CompiledExport {
   within: string | undefined;
 }
 
+/** An image a Solve exports: to a registry (`image`) or as an archive on the host (`docker`, `oci`). */
+export interface CompiledImageExport {
+  /** The exporter: `image` (pushed when `push`), or an archive format. */
+  type: "image" | "docker" | "oci";
+  /** Index in the target's `output` list. */
+  index: number;
+  /** The image's names, rendered. */
+  names: string[];
+  push: boolean;
+  /** The exporter's attributes (`name`, `push`, `containerimage.config`, ...). */
+  attrs: Record<string, string>;
+  /** For an archive: the absolute host file, and the directory it must stay in (the project; undefined: anywhere). */
+  file?: { path: string; within: string | undefined };
+}
+
 /** The output a build job exports: which of the target's outputs, and the step that picks its artifact out of the result. */
 export interface CollectedOutput {
   /** Index in the target's `output` list. */
@@ -50,6 +65,18 @@ export interface CompiledJob {
   requirements: Requirements;
   /** The output this job exports, for a build job of a target with outputs. */
   output?: CollectedOutput;
+  /** The image this job exports, for a build job of a target with image or archive outputs. */
+  image?: CompiledImageExport;
+  /** For a target built for several platforms: its build for each (`definition` is the first's). */
+  platforms?: CompiledPlatformBuild[];
+}
+
+/** A target's build for one of its platforms, with the config of the image made of it. */
+export interface CompiledPlatformBuild {
+  platform: Platform;
+  definition: Definition;
+  /** The image config JSON for this platform. */
+  config: string;
 }
 
 /** The Solves of one target. */
@@ -67,6 +94,8 @@ export interface BaseImageConfig {
   env: Array<[string, string]>;
   workdir?: string;
   user?: string;
+  /** The whole config JSON, the start of the config of images made of the target (history included). */
+  raw?: { [key: string]: unknown };
 }
 
 /** Inputs of compiling that come from the daemon, the registry and earlier evaluation. */
@@ -77,6 +106,8 @@ export interface CompileOptions {
   localUniqueId?: string;
   /** Resolved configs of the image bases, by ref as written. */
   imageConfigs?: ReadonlyMap<string, BaseImageConfig>;
+  /** For targets built for several platforms: the configs of the image bases for each platform (by platform id, e.g. `linux/386`). */
+  imageConfigsByPlatform?: ReadonlyMap<string, ReadonlyMap<string, BaseImageConfig>>;
   /** Values of the variables the targets use. */
   variables?: ReadonlyMap<Variable, string>;
   /** Unique per run: steps that must run on every build (cache seed and write-back) carry it. */

@@ -3,8 +3,8 @@ import path from "node:path";
 import { UserInputError } from "../errors.ts";
 import { compiledConfig } from "./cache.ts";
 import { evaluateConfig } from "./evaluate.ts";
-import type { Group, Target, Variable } from "../model/index.ts";
-import { isGroup, isTarget, isVariable } from "../model/index.ts";
+import type { BuildCache, Group, Target, Variable } from "../model/index.ts";
+import { isBuildCache, isGroup, isTarget, isVariable } from "../model/index.ts";
 
 /** A config module, evaluated: its targets and groups by export name. */
 export interface LoadedConfig {
@@ -20,6 +20,8 @@ export interface LoadedConfig {
   variables: ReadonlyMap<string, Variable>;
   /** What `brewkit run` builds with no names: the default export, else `all`. */
   defaultName: string | undefined;
+  /** The project's build cache settings (an exported `buildCache()`), with the export's name. */
+  buildCache?: { name: string; value: BuildCache };
   /** Local files the config imported (the config itself included), for watching. */
   importedFiles: string[];
 }
@@ -36,14 +38,22 @@ export async function loadConfig(file: string): Promise<LoadedConfig> {
   const targets = new Map<string, Target>();
   const groups = new Map<string, Group>();
   const variables = new Map<string, Variable>();
+  let buildCache: LoadedConfig["buildCache"];
   for (const [name, value] of Object.entries(exports)) {
+    if (isBuildCache(value)) {
+      if (buildCache) {
+        throw new UserInputError("CONFIG_BUILD_CACHE_TWICE", `${file}: exports two buildCache() settings, "${buildCache.name}" and "${name}"`, { hint: "export one buildCache({ to, from }) per project", context: { file } });
+      }
+      buildCache = { name, value };
+      continue;
+    }
     if (isTarget(value)) targets.set(name, value);
     else if (isGroup(value)) groups.set(name, value);
     else if (name === defaultExportName) throw defaultExportError(file, value);
     else if (isVariable(value)) variables.set(name, value);
   }
   const defaultName = targets.has(defaultExportName) || groups.has(defaultExportName) ? defaultExportName : targets.has("all") || groups.has("all") ? "all" : undefined;
-  return { file, projectDir: path.dirname(file), targets, groups, variables, defaultName, importedFiles };
+  return { file, projectDir: path.dirname(file), targets, groups, variables, defaultName, importedFiles, ...(buildCache ? { buildCache } : {}) };
 }
 
 /** What `brewkit run` would build with no names is not a target: say what it is and what to write. */

@@ -1,3 +1,4 @@
+import type { RegistrySettings } from "../registry/user-registries.ts";
 import type { BridgeNetwork } from "./bridge-network.ts";
 
 /** What brewkit adds to the daemon's buildkitd.toml. */
@@ -6,43 +7,71 @@ export interface DaemonConfigSettings {
   bridge?: BridgeNetwork;
   /** Where buildkitd serves its OpenTelemetry socket (`[otel]`): a private path of the daemon's own. */
   otelSocket?: string;
+  /** Registries of brewkit's user config that set `ca`, `http` or `insecure` (`[registry."<host>"]`). */
+  registries?: readonly RegistrySettings[];
 }
 
 const anyTableHeader = /^\s*\[/;
 
-/**
- * The buildkitd.toml brewkit starts its daemon with: the user's own (if any) with the
- * daemon's bridge added to its `[worker.oci]` table and its OpenTelemetry socket to `[otel]`.
- * BuildKit takes the bridge's name and subnet only from this file (no flag sets them), and
- * would otherwise put the socket in `/run/buildkit`, shared by every daemon of the machine
- * (and not writable by a rootless one). A setting the user wrote is kept.
- */
-export function daemonConfigToml(userToml: string | undefined, settings: DaemonConfigSettings): string {
-  let toml = userToml ?? "";
-  if (settings.bridge) {
-    toml = withTableSettings(toml, "worker.oci", [
-      ["bridgeName", settings.bridge.bridgeName],
-      ["bridgeSubnet", settings.bridge.subnet],
-    ]);
-  }
-  if (settings.otelSocket) toml = withTableSettings(toml, "otel", [["socketPath", settings.otelSocket]]);
-  return toml;
+/** A TOML table brewkit adds to (or merges into) the user's buildkitd.toml. */
+interface TableSettings {
+  /** The header's name pattern, e.g. `worker\.oci`. */
+  pattern: string;
+  /** The header as brewkit writes it, e.g. `[worker.oci]`. */
+  header: string;
+  /** Keys and their TOML values; a key the user's table already sets is kept as the user wrote it. */
+  settings: Array<[string, string]>;
 }
 
-/** `toml` with each of `settings` that its table `name` lacks, the table appended when missing. */
-function withTableSettings(toml: string, name: string, settings: Array<[string, string]>): string {
-  const header = new RegExp(`^\\s*\\[\\s*${name.split(".").join("\\s*\\.\\s*")}\\s*\\]\\s*(#.*)?$`);
-  const lines = toml.split("\n");
-  const at = lines.findIndex((line) => header.test(line));
-  if (at === -1) {
-    const body = settings.map(([key, value]) => `  ${key} = ${JSON.stringify(value)}`);
-    const prefix = toml.trim() === "" ? "" : `${toml.replace(/\n*$/, "")}\n\n`;
-    return `${prefix}[${name}]\n${body.join("\n")}\n`;
+/**
+ * The buildkitd.toml brewkit starts its daemon with: the user's own (if any) with the
+ * daemon's bridge added to its `[worker.oci]` table, its OpenTelemetry socket to `[otel]`,
+ * and a `[registry."<host>"]` table for each registry of brewkit's user config that sets
+ * `ca`, `http` or `insecure`. BuildKit takes the bridge's name and subnet only from this
+ * file (no flag sets them), and would otherwise put the socket in `/run/buildkit`, shared
+ * by every daemon of the machine (and not writable by a rootless one). A key the user
+ * wrote in the same table is kept.
+ */
+export function daemonConfigToml(userToml: string | undefined, settings: DaemonConfigSettings): string {
+  const tables: TableSettings[] = [];
+  if (settings.bridge) {
+    const { bridgeName, subnet } = settings.bridge;
+    tables.push({ pattern: "worker\\s*\\.\\s*oci", header: "[worker.oci]", settings: [["bridgeName", JSON.stringify(bridgeName)], ["bridgeSubnet", JSON.stringify(subnet)]] });
   }
-  let end = lines.findIndex((line, i) => i > at && anyTableHeader.test(line));
+  if (settings.otelSocket) tables.push({ pattern: "otel", header: "[otel]", settings: [["socketPath", JSON.stringify(settings.otelSocket)]] });
+  for (const r of settings.registries ?? []) {
+    const values: Array<[string, string]> = [];
+    if (r.ca?.length) values.push(["ca", `[${r.ca.map((f) => JSON.stringify(f)).join(", ")}]`]);
+    // BuildKit talks plain HTTP to a loopback registry unless told otherwise: one with a CA speaks TLS.
+    const http = r.http ?? (r.ca?.length ? false : undefined);
+    if (http !== undefined) values.push(["http", String(http)]);
+    if (r.insecure !== undefined) values.push(["insecure", String(r.insecure)]);
+    if (values.length === 0) continue;
+    const quoted = JSON.stringify(r.host);
+    tables.push({ pattern: `registry\\s*\\.\\s*(?:${escapeRegExp(quoted)}|${escapeRegExp(r.host)})`, header: `[registry.${quoted}]`, settings: values });
+  }
+  let text = userToml ?? "";
+  for (const table of tables) text = mergeTable(text, table);
+  return text;
+}
+
+function mergeTable(toml: string, table: TableSettings): string {
+  const headerRe = new RegExp(`^\\s*\\[\\s*${table.pattern}\\s*\\]\\s*(#.*)?$`);
+  const lines = toml.split("\n");
+  const header = lines.findIndex((line) => headerRe.test(line));
+  if (header === -1) {
+    const body = table.settings.map(([key, value]) => `  ${key} = ${value}`);
+    const prefix = toml.trim() === "" ? "" : `${toml.replace(/\n*$/, "")}\n\n`;
+    return `${prefix}${table.header}\n${body.join("\n")}\n`;
+  }
+  let end = lines.findIndex((line, i) => i > header && anyTableHeader.test(line));
   if (end === -1) end = lines.length;
-  const table = lines.slice(at + 1, end);
-  const missing = settings.filter(([key]) => !table.some((line) => new RegExp(`^\\s*${key}\\s*=`).test(line)));
-  const added = missing.map(([key, value]) => `  ${key} = ${JSON.stringify(value)}`);
-  return [...lines.slice(0, at + 1), ...added, ...lines.slice(at + 1)].join("\n");
+  const existing = lines.slice(header + 1, end);
+  const missing = table.settings.filter(([key]) => !existing.some((line) => new RegExp(`^\\s*${key}\\s*=`).test(line)));
+  const added = missing.map(([key, value]) => `  ${key} = ${value}`);
+  return [...lines.slice(0, header + 1), ...added, ...lines.slice(header + 1)].join("\n");
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }

@@ -16,6 +16,7 @@ import type { DaemonPaths } from "./paths.ts";
 import { assertDaemonPrivate } from "./privacy.ts";
 import { planRootless, rootlessNotReady } from "./rootless.ts";
 import { probeRootless } from "./rootless-probe.ts";
+import type { RegistrySettings } from "../registry/user-registries.ts";
 import { startFailureCause } from "./start-failure.ts";
 import { findOnPath } from "./which.ts";
 
@@ -88,11 +89,13 @@ export class LocalDaemon {
    * @param paths where the daemon keeps its files
    * @param extraAddresses more addresses to listen on besides the socket, e.g. `tcp://127.0.0.1:1234`
    * @param allowHostNetwork let targets use `network: "host"` (the `network.host` entitlement)
+   * @param registrySettings the registries whose CA, plain HTTP or TLS checks the daemon is configured with (read when it starts)
    */
   constructor(
     readonly paths: DaemonPaths,
     private readonly extraAddresses: string[] = [],
     private readonly allowHostNetwork = true,
+    private readonly registrySettings: () => Promise<RegistrySettings[]> = async () => [],
   ) {}
 
   /** The daemon's address, `unix://<socket>`. */
@@ -258,7 +261,7 @@ export class LocalDaemon {
     // In RootlessKit's namespace, the bridge's subnet still avoids the host's routes: slirp4netns leads to them.
     const bridge = ownNetwork ? chooseBridgeNetwork(this.paths.dir, hostRoutes()) : undefined;
     const userConfig = existsSync(this.paths.configFile) ? readFileSync(this.paths.configFile, "utf8") : undefined;
-    writePrivateFile(this.paths.effectiveConfigFile, daemonConfigToml(userConfig, { ...(bridge ? { bridge } : {}), otelSocket: this.paths.otelSocket }));
+    writePrivateFile(this.paths.effectiveConfigFile, daemonConfigToml(userConfig, { ...(bridge ? { bridge } : {}), otelSocket: this.paths.otelSocket, registries: await this.registrySettings() }));
     const { command, args: commandArgs } = daemonLaunch({
       mode,
       binary,

@@ -57,7 +57,7 @@ function truncateName(name: string, bytes: number): string {
 }
 
 /** A hidden name beside `name`: `.<name><suffix>`, within the limit of one name. */
-function besideName(name: string, suffix: string): string {
+export function besideName(name: string, suffix: string): string {
   return `.${truncateName(name, maxNameBytes - 1 - Buffer.byteLength(suffix))}${suffix}`;
 }
 
@@ -79,7 +79,7 @@ export interface StagingOptions {
 
 // Names of brewkit's own entries beside or inside a destination; the pid tells whether
 // their run is still alive, so the leftovers of a killed run can be removed.
-const stagingMarker = ".brewkit-export-";
+export const stagingMarker = ".brewkit-export-";
 const backupMarker = ".brewkit-replaced-";
 
 /** Exclude patterns for brewkit's own transient entries: a run never uploads another run's half-written export. */
@@ -97,7 +97,7 @@ function ownerPid(name: string, marker: string): number | undefined {
 }
 
 /** Removes staging dirs and set-aside entries in `dir` left by runs that died before cleaning up. */
-async function removeLeftovers(dir: string): Promise<void> {
+export async function removeLeftovers(dir: string): Promise<void> {
   const names = await fsp.readdir(dir).catch(() => [] as string[]);
   for (const name of names) {
     const pid = ownerPid(name, stagingMarker) ?? ownerPid(name, backupMarker);
@@ -211,8 +211,8 @@ export class Staging {
   }
 }
 
-// Exports into a project take the project's lock; an output allowed elsewhere, its parent's.
-async function lockDirOf(dest: string, options: StagingOptions): Promise<string> {
+/** The directory whose export lock an export to `dest` takes: the project's; for an output allowed elsewhere, its parent's. */
+export async function lockDirOf(dest: string, options: StagingOptions): Promise<string> {
   if (options.within !== undefined) return options.within;
   const parent = path.dirname(dest);
   await fsp.mkdir(parent, { recursive: true }).catch((err: unknown) => {

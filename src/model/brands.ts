@@ -18,6 +18,9 @@ export const variableBrand = Symbol.for("brewkit.variable");
 /** Marks values made by `fmt`. */
 export const interpolationBrand = Symbol.for("brewkit.interpolation");
 
+/** Marks values made by `buildCache()`. */
+export const buildCacheBrand = Symbol.for("brewkit.buildCache");
+
 /** True when `value` carries `brand`. */
 export function hasBrand(value: unknown, brand: symbol): boolean {
   return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[brand] === true;

@@ -45,6 +45,35 @@ export interface OutputSpec {
   allowOutsideProject?: boolean;
 }
 
+/** The target's result as an image, pushed to a registry (or only built), e.g. `{ image: "registry.example.com/app:1.2", push: true }`. */
+export interface ImageOutputSpec {
+  /** The image's name, or several (each a tag of the same image), e.g. `["reg.example.com/app:1.2", "reg.example.com/app:latest"]`. */
+  image: Value | Value[];
+  /** Push the image to its registry (default: false: the image is built, and its digest reported, but stored nowhere). */
+  push?: boolean;
+}
+
+/** The format of an image archive: `docker` (for `docker load`) or `oci` (an OCI image layout). */
+export type TarballFormat = "docker" | "oci";
+
+/** The target's result as an image archive written to the host, e.g. `{ tarball: "dist/app.tar", format: "docker", image: "app:1.2" }`. */
+export interface TarballOutputSpec {
+  /** Host file that receives the archive, relative to the project. */
+  tarball: Value;
+  /** `docker` (loads with `docker load`) or `oci` (an OCI image layout in a tar). */
+  format: TarballFormat;
+  /** Name(s) the image carries in the archive, the tags `docker load` creates. */
+  image?: Value | Value[];
+  /** Allow `tarball` to point outside the project directory. */
+  allowOutsideProject?: boolean;
+}
+
+/** Something a target writes out: an artifact to a host directory, an image, or an image archive. */
+export type TargetOutput = OutputSpec | ImageOutputSpec | TarballOutputSpec;
+
+/** A port an image exposes: `8080` (TCP), `"8080/tcp"` or `"53/udp"`. */
+export type ExposedPort = number | string;
+
 /** Network of a target's steps: the worker's `default`, `none` at all, or the `host`'s (needs the daemon's `network.host` entitlement). */
 export type NetworkMode = "default" | "none" | "host";
 
@@ -60,8 +89,12 @@ export interface TargetSpec {
   description?: string;
   /** The base filesystem: an image ref like `"debian:bookworm"`, `image(...)`, another target, or `scratch`. */
   from: Base;
-  /** Platform to build for, e.g. `"linux/arm64"` (default: the daemon's). */
-  platform?: string;
+  /**
+   * Platform to build for, e.g. `"linux/arm64"` (default: the daemon's). A list builds the
+   * target (and the targets it is built on that set no platform) once per platform, and
+   * its image outputs become one index with a manifest per platform.
+   */
+  platform?: string | string[];
   /** Working directory of steps and base of relative paths (default: the base image's, else `/`). */
   workdir?: string;
   /** Environment variables of every step, added to the base image's. */
@@ -82,8 +115,16 @@ export interface TargetSpec {
   command?: Command;
   /** Several commands run in order (instead of `command`). */
   commands?: Command[];
-  /** Artifacts written to the host after a successful build. */
-  output?: OutputSpec | OutputSpec[];
+  /** What the build writes out: artifacts to host dirs (`{ artifact, local }`), images (`{ image, push }`) or image archives (`{ tarball, format }`). */
+  output?: TargetOutput | TargetOutput[];
+  /** The image's entrypoint: an argv, or a shell string (run with `/bin/sh -c`). Default: the base's; setting it clears the base's `cmd`. */
+  entrypoint?: string | string[];
+  /** The image's default command (arguments of the entrypoint): an argv, or a shell string. Default: the base's, unless `entrypoint` is set. */
+  cmd?: string | string[];
+  /** Labels of the image, added to the base's. */
+  labels?: Record<string, Value>;
+  /** Ports the image exposes, added to the base's, e.g. `[8080, "53/udp"]`. */
+  expose?: ExposedPort[];
   /** Targets built (and exported) before this one. */
   dependsOn?: Target[];
 }

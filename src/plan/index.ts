@@ -9,7 +9,7 @@ import type { Plan, PlannedTarget, PlannedVariable } from "./types.ts";
 
 export type * from "./types.ts";
 export { PlanError } from "./errors.ts";
-export { checkOutputDir, isInside } from "./resolve-target.ts";
+export { checkImageName, checkOutputDir, checkTarballFile, isInside } from "./resolve-target.ts";
 export { resolveHostPaths, type HostFs } from "./host-check.ts";
 export { everyPlannedTarget } from "./every-target.ts";
 
@@ -69,7 +69,10 @@ export function fieldValuesOf(t: PlannedTarget): Array<[field: string, value: Va
     ...t.env.map(([k, v]): [string, Value] => [`env.${k}`, v]),
     ...t.commands.flatMap((argv, i) => argv.map((v): [string, Value] => [command(i), v])),
     ...t.copies.flatMap((c, i): Array<[string, Value]> => (c.dest === undefined ? [] : [[`copy[${i}].dest`, c.dest]])),
-    ...t.outputs.map((o, i): [string, Value] => [`output[${i}].local`, o.local]),
+    ...t.outputs.map((o): [string, Value] => [`output[${o.index}].local`, o.local]),
+    ...t.images.flatMap((o) => o.names.map((n, j): [string, Value] => [`output[${o.index}].image${o.names.length > 1 ? `[${j}]` : ""}`, n])),
+    ...t.tarballs.flatMap((o): Array<[string, Value]> => [[`output[${o.index}].tarball`, o.file], ...o.names.map((n): [string, Value] => [`output[${o.index}].image`, n])]),
+    ...t.imageConfig.labels.map(([k, v]): [string, Value] => [`labels.${k}`, v]),
   ];
 }
 

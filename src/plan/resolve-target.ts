@@ -1,9 +1,11 @@
 import path from "node:path";
-import type { Base, CopyEntry, OutputSpec, Target, TargetSpec, Variable } from "../model/index.ts";
+import { formatPlatform, type Platform } from "../llb/platform.ts";
+import { normalizeImageRef } from "../llb/reference.ts";
+import type { Base, CopyEntry, ImageOutputSpec, OutputSpec, TarballOutputSpec, TargetOutput, TargetSpec, Target, Value, Variable } from "../model/index.ts";
 import { isCacheMount, isImageRef, isScratch, isSecretMount, isTarget } from "../model/index.ts";
 import { checkEnvName, checkNoTilde, fieldError, isBlank, isValue, optionalList, optionalString, stringList, valueOf, type FieldSite } from "./check.ts";
 import { checkPlatform } from "./platforms.ts";
-import type { PlannedBase, PlannedCache, PlannedCopy, PlannedOutput, PlannedSecret, PlannedTarget } from "./types.ts";
+import type { PlannedBase, PlannedCache, PlannedCopy, PlannedImageConfig, PlannedImageOutput, PlannedOutput, PlannedSecret, PlannedTarballOutput, PlannedTarget } from "./types.ts";
 
 /** Inputs of planning one target that come from outside the model. */
 export interface ResolveContext {
@@ -65,13 +67,115 @@ function resolveCopy(site: FieldSite, entry: CopyEntry, field: string, ctx: Reso
   };
 }
 
-function resolveOutput(site: FieldSite, spec: OutputSpec, field: string, ctx: ResolveContext): PlannedOutput {
-  if (typeof spec !== "object" || spec === null || typeof spec.artifact !== "string" || spec.artifact === "" || !isValue(spec.local) || spec.local === "") {
+const outputForms = 'e.g. output: { artifact: "/out/app", local: "bin" }, { image: "registry.example.com/app:1.2", push: true } or { tarball: "dist/app.tar", format: "docker" }';
+
+/** Sorts a target's outputs by kind, each checked; the index of each in the list names its fields. */
+function resolveOutputs(site: FieldSite, list: TargetOutput[], ctx: ResolveContext): Pick<PlannedTarget, "outputs" | "images" | "tarballs"> {
+  const outputs: PlannedOutput[] = [];
+  const images: PlannedImageOutput[] = [];
+  const tarballs: PlannedTarballOutput[] = [];
+  list.forEach((spec, index) => {
+    const field = `output[${index}]`;
+    if (typeof spec !== "object" || spec === null) fieldError(site, field, "OUTPUT_INVALID", "needs `artifact` and `local`, `image`, or `tarball` and `format`", outputForms);
+    if ("tarball" in spec) tarballs.push(resolveTarball(site, spec, field, index, ctx));
+    else if ("image" in spec) images.push(resolveImage(site, spec, field, index));
+    else if ("artifact" in spec || "local" in spec) outputs.push(resolveOutput(site, spec, field, index, ctx));
+    else fieldError(site, field, "OUTPUT_INVALID", "needs `artifact` and `local`, `image`, or `tarball` and `format`", outputForms);
+  });
+  return { outputs, images, tarballs };
+}
+
+function resolveOutput(site: FieldSite, spec: OutputSpec, field: string, index: number, ctx: ResolveContext): PlannedOutput {
+  if (typeof spec.artifact !== "string" || spec.artifact === "" || !isValue(spec.local) || spec.local === "") {
     fieldError(site, field, "OUTPUT_INVALID", "needs `artifact` (a path in the result) and `local` (a host directory)", 'e.g. output: { artifact: "/out/app", local: "bin" }');
   }
-  const output = { artifact: spec.artifact, local: spec.local, allowOutsideProject: spec.allowOutsideProject === true };
+  const output = { index, artifact: spec.artifact, local: spec.local, allowOutsideProject: spec.allowOutsideProject === true };
   if (typeof spec.local === "string") checkOutputDir(site, `${field}.local`, spec.local, output.allowOutsideProject, ctx.projectDir);
   return output;
+}
+
+/** The image names of an output: one or several Values; strings must be valid references. */
+function imageNames(site: FieldSite, field: string, value: unknown, required: boolean): Value[] {
+  if (value === undefined && !required) return [];
+  const list = Array.isArray(value) ? value : [value];
+  if (list.length === 0) fieldError(site, field, "IMAGE_NAME", "names no image", 'e.g. image: "registry.example.com/app:1.2"');
+  return list.map((name, i) => {
+    const at = Array.isArray(value) ? `${field}[${i}]` : field;
+    const checked = valueOf(site, at, name, '"registry.example.com/app:1.2"');
+    if (typeof checked === "string") checkImageName(site, at, checked);
+    return checked;
+  });
+}
+
+/** Refuses a string that is not an image reference (also used for names computed from variables). */
+export function checkImageName(site: FieldSite, field: string, name: string): void {
+  try {
+    normalizeImageRef(name);
+  } catch (err) {
+    fieldError(site, field, "IMAGE_NAME", `${JSON.stringify(name)} is not a valid image name: ${(err as Error).message.replace(/^[^:]*: /, "")}`, 'use host[:port]/repository[:tag], e.g. "registry.example.com/team/app:1.2"');
+  }
+}
+
+function resolveImage(site: FieldSite, spec: ImageOutputSpec, field: string, index: number): PlannedImageOutput {
+  if (spec.push !== undefined && typeof spec.push !== "boolean") fieldError(site, `${field}.push`, "FIELD_TYPE", "must be true or false", "e.g. push: true");
+  return { index, names: imageNames(site, `${field}.image`, spec.image, true), push: spec.push === true };
+}
+
+const tarballFormats = new Set(["docker", "oci"]);
+
+function resolveTarball(site: FieldSite, spec: TarballOutputSpec, field: string, index: number, ctx: ResolveContext): PlannedTarballOutput {
+  const file = valueOf(site, `${field}.tarball`, spec.tarball, '"dist/app.tar"');
+  if (isBlank(file)) fieldError(site, `${field}.tarball`, "OUTPUT_INVALID", "is empty", 'name the archive file, e.g. tarball: "dist/app.tar"');
+  if (!tarballFormats.has(spec.format)) {
+    fieldError(site, `${field}.format`, "TARBALL_FORMAT", spec.format === undefined ? "is missing" : `must be "docker" or "oci", not ${JSON.stringify(spec.format)}`, 'format: "docker" (for `docker load`) or format: "oci"');
+  }
+  const output = { index, file, format: spec.format, names: imageNames(site, `${field}.image`, spec.image, false), allowOutsideProject: spec.allowOutsideProject === true };
+  if (typeof file === "string") checkTarballFile(site, `${field}.tarball`, file, output.allowOutsideProject, ctx.projectDir);
+  return output;
+}
+
+/** Checks (and resolves) an archive's host file: inside the project unless allowed, and not a directory path. */
+export function checkTarballFile(site: FieldSite, field: string, file: string, allowOutsideProject: boolean, projectDir: string): string {
+  checkNoTilde(site, field, file, 'tarball: "dist/app.tar"', " with allowOutsideProject: true");
+  if (file.endsWith("/") || file.endsWith("/.") || file.endsWith("/..") || file === "." || file === "..") {
+    fieldError(site, field, "OUTPUT_INVALID", `${file} names a directory; the archive is a file`, 'e.g. tarball: "dist/app.tar"');
+  }
+  const dest = path.resolve(projectDir, file);
+  if (!isInside(projectDir, dest) && !allowOutsideProject) {
+    fieldError(site, field, "OUTPUT_OUTSIDE_PROJECT", `${file} is outside the project directory ${projectDir}`, "write inside the project, or set allowOutsideProject: true on this output");
+  }
+  if (dest === projectDir || isInside(dest, projectDir)) fieldError(site, field, "OUTPUT_IS_PROJECT", `${file} would replace the project directory`, 'e.g. tarball: "dist/app.tar"');
+  return dest;
+}
+
+/** A command of the image config: an argv, or a shell string (`/bin/sh -c`). */
+function imageCommand(site: FieldSite, field: string, value: unknown): string[] | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value === "string") {
+    if (value.trim() === "") fieldError(site, field, "COMMAND_EMPTY", "is an empty command", `e.g. ${field}: ["/app/server"], or leave it out`);
+    return ["/bin/sh", "-c", value];
+  }
+  if (!Array.isArray(value) || value.some((v) => typeof v !== "string")) fieldError(site, field, "FIELD_TYPE", "must be a list of strings or a shell string", `e.g. ${field}: ["/app/server", "--port", "8080"]`);
+  return [...value];
+}
+
+function resolveImageConfig(site: FieldSite, spec: Partial<TargetSpec>): PlannedImageConfig {
+  if (spec.labels !== undefined && (typeof spec.labels !== "object" || spec.labels === null || Array.isArray(spec.labels))) {
+    fieldError(site, "labels", "FIELD_TYPE", "must be an object of names to values", 'e.g. labels: { "org.opencontainers.image.source": "https://example.com/app" }');
+  }
+  const labels = Object.entries(spec.labels ?? {}).map(([k, v]): [string, Value] => {
+    if (k === "") fieldError(site, "labels", "LABEL_NAME", "has a label with an empty name", 'name every label, e.g. labels: { "version": "1.2" }');
+    return [k, valueOf(site, `labels.${k}`, v, '"value"')];
+  });
+  const expose = optionalList(site, "expose", spec.expose).map((port, i) => {
+    const text = typeof port === "number" ? String(port) : port;
+    const match = typeof text === "string" ? /^(\d+)(?:\/(tcp|udp|sctp))?$/.exec(text) : null;
+    if (!match || Number(match[1]) < 1 || Number(match[1]) > 65535) {
+      fieldError(site, `expose[${i}]`, "EXPOSE_INVALID", `${JSON.stringify(port)} is not a port`, 'e.g. expose: [8080, "53/udp"] (a port from 1 to 65535, optionally /tcp, /udp or /sctp)');
+    }
+    return `${Number(match[1])}/${match[2] ?? "tcp"}`;
+  });
+  return { entrypoint: imageCommand(site, "entrypoint", spec.entrypoint), cmd: imageCommand(site, "cmd", spec.cmd), labels, expose: [...new Set(expose)] };
 }
 
 /** Checks (and resolves) an output's host directory: inside the project unless allowed, never the project itself. */
@@ -131,6 +235,22 @@ function resolveCaches(site: FieldSite, value: unknown, ctx: ResolveContext): Pl
   });
 }
 
+function resolvePlatforms(site: FieldSite, value: unknown): Pick<PlannedTarget, "platform" | "platforms"> {
+  if (value === undefined) return { platform: undefined, platforms: [] };
+  const one = (text: unknown, field: string): Platform => {
+    const checked = checkPlatform(optionalString(site, field, text, '"linux/arm64"')!);
+    if (!checked.platform) fieldError(site, field, "PLATFORM_INVALID", checked.problem ?? "invalid", 'use os/arch[/variant], e.g. "linux/amd64", "linux/arm64" or "linux/arm/v7"');
+    return checked.platform;
+  };
+  if (!Array.isArray(value)) return { platform: one(value, "platform"), platforms: [] };
+  if (value.length === 0) fieldError(site, "platform", "PLATFORM_INVALID", "is an empty list", 'name one platform or several, e.g. platform: ["linux/amd64", "linux/arm64"]');
+  const platforms = value.map((p, i) => one(p, `platform[${i}]`));
+  const ids = platforms.map(formatPlatform);
+  const twice = ids.find((id, i) => ids.indexOf(id) !== i);
+  if (twice) fieldError(site, "platform", "PLATFORM_TWICE", `names ${twice} twice`, "list each platform once");
+  return { platform: undefined, platforms };
+}
+
 /** What a target or a variable's command is made of, before normalisation. */
 export type ResolvableSpec = Pick<TargetSpec, "from" | "workdir" | "env" | "copy" | "command"> & Partial<TargetSpec>;
 
@@ -144,13 +264,7 @@ export function resolveTarget(name: string, spec: ResolvableSpec, source: Target
     },
   };
   if (typeof spec !== "object" || spec === null) fieldError(site, "spec", "FIELD_TYPE", "must be an object", "pass an object to target({...})");
-  const platformSpec = optionalString(site, "platform", spec.platform, '"linux/arm64"');
-  let platform;
-  if (platformSpec !== undefined) {
-    const checked = checkPlatform(platformSpec);
-    if (!checked.platform) fieldError(site, "platform", "PLATFORM_INVALID", checked.problem ?? "invalid", 'use os/arch[/variant], e.g. "linux/amd64", "linux/arm64" or "linux/arm/v7"');
-    platform = checked.platform;
-  }
+  const { platform, platforms } = resolvePlatforms(site, spec.platform);
   const network = spec.network ?? "default";
   if (!networks.has(network)) fieldError(site, "network", "NETWORK_INVALID", `unknown network mode ${JSON.stringify(network)}`, 'use "default", "none" or "host"');
   if (spec.env !== undefined && (typeof spec.env !== "object" || spec.env === null || Array.isArray(spec.env))) {
@@ -158,6 +272,14 @@ export function resolveTarget(name: string, spec: ResolvableSpec, source: Target
   }
   if (spec.ssh !== undefined && typeof spec.ssh !== "boolean" && (typeof spec.ssh !== "object" || spec.ssh === null || Array.isArray(spec.ssh))) {
     fieldError(site, "ssh", "FIELD_TYPE", "must be true, false or { id, path }", 'e.g. ssh: true or ssh: { id: "default" }');
+  }
+  const outputs = resolveOutputs(site, optionalList(site, "output", spec.output), ctx);
+  if (platforms.length > 0 && outputs.outputs.length > 0) {
+    fieldError(site, `output[${outputs.outputs[0]!.index}]`, "PLATFORMS_ARTIFACT", "copies an artifact to the host, which a target built for several platforms cannot do (one artifact per platform would land in one place)", "export images of it ({ image } or { tarball, format: \"oci\" }), or make a target per platform for artifacts");
+  }
+  const dockerArchive = outputs.tarballs.find((t) => t.format === "docker");
+  if (platforms.length > 1 && dockerArchive) {
+    fieldError(site, `output[${dockerArchive.index}].format`, "PLATFORMS_DOCKER_ARCHIVE", "is docker, whose archives hold one platform, but the target is built for several", 'use format: "oci" (an index with a manifest per platform), or one target per platform');
   }
   const ssh = spec.ssh === undefined || spec.ssh === false ? undefined : spec.ssh === true ? { id: "default", path: undefined } : { id: spec.ssh.id ?? "default", path: spec.ssh.path };
   return {
@@ -168,6 +290,7 @@ export function resolveTarget(name: string, spec: ResolvableSpec, source: Target
     },
     base: resolveBase(site, spec.from, ctx),
     platform,
+    platforms,
     workdir: optionalString(site, "workdir", spec.workdir, '"/src"'),
     env: Object.entries(spec.env ?? {}).map(([k, v]) => [checkEnvName(site, k), valueOf(site, `env.${k}`, v, '"value"')]),
     user: optionalString(site, "user", spec.user, '"1000:1000"'),
@@ -177,7 +300,8 @@ export function resolveTarget(name: string, spec: ResolvableSpec, source: Target
     ssh,
     network,
     commands: resolveCommands(site, spec),
-    outputs: optionalList(site, "output", spec.output).map((o, i) => resolveOutput(site, o, `output[${i}]`, ctx)),
+    ...outputs,
+    imageConfig: resolveImageConfig(site, spec),
     dependsOn: optionalList(site, "dependsOn", spec.dependsOn).map((d, i) => {
       if (!isTarget(d)) fieldError(site, `dependsOn[${i}]`, "FIELD_TYPE", "must be a target", "list target values, e.g. dependsOn: [lint, test]");
       return reachedName(site, ctx, d, `dependsOn[${i}]`);

@@ -1,5 +1,5 @@
 import type { Platform } from "../llb/index.ts";
-import type { CacheSharing, NetworkMode, SourceLocation, Target, Value, Variable } from "../model/index.ts";
+import type { CacheSharing, NetworkMode, SourceLocation, TarballFormat, Target, Value, Variable } from "../model/index.ts";
 
 /** The base of a planned target. */
 export type PlannedBase =
@@ -61,11 +61,45 @@ export interface PlannedSecret {
 
 /** A host destination for an artifact. */
 export interface PlannedOutput {
+  /** Index in the target's `output` list. */
+  index: number;
   /** Path in the target's result as written (relative: the workdir). */
   artifact: string;
   /** Host directory as written (relative: the project). */
   local: Value;
   allowOutsideProject: boolean;
+}
+
+/** An image the target's result is exported as. */
+export interface PlannedImageOutput {
+  /** Index in the target's `output` list. */
+  index: number;
+  /** Its names (tags), as written; strings already checked as image references. */
+  names: Value[];
+  push: boolean;
+}
+
+/** An image archive written to a host file. */
+export interface PlannedTarballOutput {
+  /** Index in the target's `output` list. */
+  index: number;
+  /** Host file as written (relative: the project). */
+  file: Value;
+  format: TarballFormat;
+  /** Names the image carries in the archive, as written. */
+  names: Value[];
+  allowOutsideProject: boolean;
+}
+
+/** What a target sets of the config of the images made of it (the rest comes from its base and its steps). */
+export interface PlannedImageConfig {
+  /** Undefined: the base's. */
+  entrypoint: string[] | undefined;
+  /** Undefined: the base's (none when `entrypoint` is set). */
+  cmd: string[] | undefined;
+  labels: Array<[string, Value]>;
+  /** Ports as `port/protocol`. */
+  expose: string[];
 }
 
 /** A target (or a variable's command) with references resolved and shapes checked. */
@@ -75,6 +109,8 @@ export interface PlannedTarget {
   definedAt: SourceLocation | undefined;
   base: PlannedBase;
   platform: Platform | undefined;
+  /** The platforms of a target built for several (`platform` given as a list); empty otherwise. */
+  platforms: Platform[];
   /** Workdir as written; undefined: the base's. */
   workdir: string | undefined;
   env: Array<[string, Value]>;
@@ -86,7 +122,14 @@ export interface PlannedTarget {
   network: NetworkMode;
   /** Commands as argv; a shell string becomes `/bin/sh -c <string>`. */
   commands: Value[][];
+  /** Artifacts written to host dirs. */
   outputs: PlannedOutput[];
+  /** Images made of the result. */
+  images: PlannedImageOutput[];
+  /** Image archives written to host files. */
+  tarballs: PlannedTarballOutput[];
+  /** The target's own image config fields. */
+  imageConfig: PlannedImageConfig;
   dependsOn: string[];
   /** The model value it came from (a Target, or the Variable it computes). */
   source: Target | Variable;

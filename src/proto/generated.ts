@@ -319,6 +319,48 @@ export interface Moby_Filesync_V1_BytesMessage {
   data?: Uint8Array;
 }
 
+export interface Moby_Filesync_V1_CredentialsRequest {
+  Host?: string;
+}
+
+export interface Moby_Filesync_V1_CredentialsResponse {
+  Username?: string;
+  Secret?: string;
+}
+
+export interface Moby_Filesync_V1_FetchTokenRequest {
+  ClientID?: string;
+  Host?: string;
+  Realm?: string;
+  Service?: string;
+  Scopes?: string[];
+}
+
+export interface Moby_Filesync_V1_FetchTokenResponse {
+  Token?: string;
+  ExpiresIn?: number;
+  IssuedAt?: number;
+}
+
+export interface Moby_Filesync_V1_GetTokenAuthorityRequest {
+  Host?: string;
+  Salt?: Uint8Array;
+}
+
+export interface Moby_Filesync_V1_GetTokenAuthorityResponse {
+  PublicKey?: Uint8Array;
+}
+
+export interface Moby_Filesync_V1_VerifyTokenAuthorityRequest {
+  Host?: string;
+  Payload?: Uint8Array;
+  Salt?: Uint8Array;
+}
+
+export interface Moby_Filesync_V1_VerifyTokenAuthorityResponse {
+  Signed?: Uint8Array;
+}
+
 export interface Moby_Sshforward_V1_BytesMessage {
   data?: Uint8Array;
 }
@@ -704,6 +746,109 @@ export interface Fsutil_Types_Stat {
   xattrs?: { [key: string]: Uint8Array };
 }
 
+export interface Containerd_Services_Content_V1_Info {
+  digest?: string;
+  size?: number;
+  created_at?: Google_Protobuf_Timestamp;
+  updated_at?: Google_Protobuf_Timestamp;
+  labels?: { [key: string]: string };
+}
+
+export interface Containerd_Services_Content_V1_InfoRequest {
+  digest?: string;
+}
+
+export interface Containerd_Services_Content_V1_InfoResponse {
+  info?: Containerd_Services_Content_V1_Info;
+}
+
+export interface Containerd_Services_Content_V1_UpdateRequest {
+  info?: Containerd_Services_Content_V1_Info;
+  update_mask?: Google_Protobuf_FieldMask;
+}
+
+export interface Containerd_Services_Content_V1_UpdateResponse {
+  info?: Containerd_Services_Content_V1_Info;
+}
+
+export interface Containerd_Services_Content_V1_ListContentRequest {
+  filters?: string[];
+}
+
+export interface Containerd_Services_Content_V1_ListContentResponse {
+  info?: Containerd_Services_Content_V1_Info[];
+}
+
+export interface Containerd_Services_Content_V1_DeleteContentRequest {
+  digest?: string;
+}
+
+export interface Containerd_Services_Content_V1_ReadContentRequest {
+  digest?: string;
+  offset?: number;
+  size?: number;
+}
+
+export interface Containerd_Services_Content_V1_ReadContentResponse {
+  offset?: number;
+  data?: Uint8Array;
+}
+
+export interface Containerd_Services_Content_V1_Status {
+  started_at?: Google_Protobuf_Timestamp;
+  updated_at?: Google_Protobuf_Timestamp;
+  ref?: string;
+  offset?: number;
+  total?: number;
+  expected?: string;
+}
+
+export interface Containerd_Services_Content_V1_StatusRequest {
+  ref?: string;
+}
+
+export interface Containerd_Services_Content_V1_StatusResponse {
+  status?: Containerd_Services_Content_V1_Status;
+}
+
+export interface Containerd_Services_Content_V1_ListStatusesRequest {
+  filters?: string[];
+}
+
+export interface Containerd_Services_Content_V1_ListStatusesResponse {
+  statuses?: Containerd_Services_Content_V1_Status[];
+}
+
+export const Containerd_Services_Content_V1_WriteAction = {
+  STAT: 0,
+  WRITE: 1,
+  COMMIT: 2,
+} as const;
+export type Containerd_Services_Content_V1_WriteAction = (typeof Containerd_Services_Content_V1_WriteAction)[keyof typeof Containerd_Services_Content_V1_WriteAction];
+
+export interface Containerd_Services_Content_V1_WriteContentRequest {
+  action?: Containerd_Services_Content_V1_WriteAction;
+  ref?: string;
+  total?: number;
+  expected?: string;
+  offset?: number;
+  data?: Uint8Array;
+  labels?: { [key: string]: string };
+}
+
+export interface Containerd_Services_Content_V1_WriteContentResponse {
+  action?: Containerd_Services_Content_V1_WriteAction;
+  started_at?: Google_Protobuf_Timestamp;
+  updated_at?: Google_Protobuf_Timestamp;
+  offset?: number;
+  total?: number;
+  digest?: string;
+}
+
+export interface Containerd_Services_Content_V1_AbortRequest {
+  ref?: string;
+}
+
 export interface Google_Protobuf_Timestamp {
   seconds?: number;
   nanos?: number;
@@ -712,6 +857,13 @@ export interface Google_Protobuf_Timestamp {
 export interface Google_Protobuf_Any {
   type_url?: string;
   value?: Uint8Array;
+}
+
+export interface Google_Protobuf_Empty {
+}
+
+export interface Google_Protobuf_FieldMask {
+  paths?: string[];
 }
 
 export interface Google_Rpc_Status {

@@ -13,6 +13,8 @@ export const protoFiles = [
   "buildkit/gateway.proto",
   "buildkit/filesync.proto",
   "buildkit/secrets.proto",
+  "buildkit/auth.proto",
+  "containerd/content.proto",
   "buildkit/sshforward.proto",
   "grpc/health.proto",
 ] as const;

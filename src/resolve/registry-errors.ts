@@ -1,4 +1,7 @@
 import { BuildError } from "../errors.ts";
+import { loginHint, tlsHint } from "../registry/errors.ts";
+import { registryOfRef } from "../registry/hosts.ts";
+import { isDockerHub } from "../registry/hosts.ts";
 
 /** Why a registry lookup failed, as far as the daemon's message tells. */
 export type RegistryFailure = "not-found" | "unauthorized" | "unreachable" | "other";
@@ -16,10 +19,28 @@ export function classifyRegistryFailure(message: string): RegistryFailure {
   return "other";
 }
 
+/** True for a daemon message saying the registry's TLS certificate is not trusted, or the protocol is wrong. */
+export function isTlsFailure(message: string): boolean {
+  return /x509: |tls: |http: server gave HTTP response to HTTPS client|server gave HTTP response/i.test(message);
+}
+
+/** A registry host from a reference, or undefined when the reference is not one. */
+function hostOf(ref: string): string | undefined {
+  try {
+    return registryOfRef(ref);
+  } catch {
+    return undefined;
+  }
+}
+
 /** A user-facing error for a failed image lookup that names the image and says why it failed. */
 export function describeRegistryFailure(ref: string, platform: string, cause: unknown): BuildError {
   // The daemon prefixes its own wording ("failed to resolve source metadata for <ref>: ").
   const message = (cause instanceof Error ? cause.message : String(cause)).replace(/^failed to resolve [\w ]+ for \S+: /, "");
+  const host = hostOf(ref);
+  if (host && isTlsFailure(message)) {
+    return new BuildError("REGISTRY_TLS", `the registry ${host} of image "${ref}" could not be reached securely (${message})`, { hint: tlsHint(host), cause });
+  }
   switch (classifyRegistryFailure(message)) {
     case "not-found":
       return new BuildError("IMAGE_NOT_FOUND", `image "${ref}" was not found for ${platform} (${message})`, {
@@ -27,9 +48,9 @@ export function describeRegistryFailure(ref: string, platform: string, cause: un
         cause,
       });
     case "unauthorized":
-      return new BuildError("IMAGE_UNAUTHORIZED", `the registry refused access to image "${ref}": unauthorized (${message})`, {
-        // Registries such as Docker Hub also answer 401 for images that do not exist.
-        hint: "check the image name, and that the image is public or the daemon has credentials for the registry",
+      return new BuildError("IMAGE_UNAUTHORIZED", `the registry ${host ?? ""} refused access to image "${ref}": wrong or missing credentials (${message})`.replace("registry  ", "registry "), {
+        // Docker Hub also answers 401 for images that do not exist.
+        hint: host ? `${isDockerHub(host) ? "check the image name (Docker Hub also refuses images that do not exist), then " : ""}${loginHint(host)}` : "check the image name, and the credentials for its registry",
         cause,
       });
     case "unreachable":

@@ -28,19 +28,27 @@ export function userConfigPath(env: NodeJS.ProcessEnv = process.env): string {
  * no secrets; other top-level keys are left to other features.
  */
 export async function loadSecretsConfig(file: string): Promise<SecretSource[]> {
+  const json = await readUserConfigJson(file, example);
+  return json === undefined ? [] : secretsFromJson(json, file);
+}
+
+/**
+ * The parsed user config file, or undefined when it does not exist. Each feature reads
+ * its own top-level key; `example` is shown when the file is not valid JSON.
+ */
+export async function readUserConfigJson(file: string, example: string): Promise<unknown> {
   let text: string;
   try {
     text = await fsp.readFile(file, "utf8");
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw new UserInputError("USER_CONFIG_UNREADABLE", `cannot read ${file}: ${(err as Error).message}`, {
       hint: "fix the file's permissions, or point BREWKIT_CONFIG at another file",
       context: { file },
     });
   }
-  let json: unknown;
   try {
-    json = JSON.parse(text);
+    return JSON.parse(text);
   } catch (err) {
     const line = jsonErrorLine(text, (err as Error).message);
     throw new UserInputError("USER_CONFIG_INVALID", `${file}${line === undefined ? "" : `:${line}`} is not valid JSON: ${(err as Error).message}`, {
@@ -48,7 +56,6 @@ export async function loadSecretsConfig(file: string): Promise<SecretSource[]> {
       context: line === undefined ? { file } : { file, line },
     });
   }
-  return secretsFromJson(json, file);
 }
 
 const example = `{ "secrets": { "npm": { "env": "NPM_TOKEN" }, "netrc": { "file": "~/.netrc" } } }`;
@@ -83,8 +90,8 @@ function secretsFromJson(json: unknown, file: string): SecretSource[] {
   return sources;
 }
 
-// JSON has no shell expansion, so `~/` is honoured here: users write paths like `~/.netrc`.
-function resolveConfigPath(value: string, file: string): string {
+/** A path of the user config file: `~/`-relative, absolute, or relative to the file's directory (JSON has no shell expansion). */
+export function resolveConfigPath(value: string, file: string): string {
   if (value === "~" || value.startsWith("~/")) return path.join(homedir(), value.slice(1));
   return path.resolve(path.dirname(file), value);
 }

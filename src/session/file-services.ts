@@ -1,4 +1,5 @@
 import { receiveDirectory, sendDirectory } from "../filesync/index.ts";
+import { receiveFile } from "../filesync/file-receiver.ts";
 import { transientExportPatterns } from "../filesync/staging.ts";
 import { GrpcStatus } from "../grpc/wire.ts";
 import type { ServerStreamCall } from "./grpc-server.ts";
@@ -19,6 +20,7 @@ export interface LocalDir {
 
 /** Where a `local` exporter's files land on the host. */
 export interface LocalExportTarget {
+  kind?: "dir";
   /** Absolute host directory. */
   dest: string;
   /** Link files the directory already holds unchanged instead of transferring them. */
@@ -26,6 +28,18 @@ export interface LocalExportTarget {
   /** The directory `dest` must stay in, symlinks resolved (the project); undefined: anywhere. */
   within?: string;
 }
+
+/** Where a single-file export (an image archive) lands on the host. */
+export interface FileExportTarget {
+  kind: "file";
+  /** Absolute host file, replaced whole. */
+  dest: string;
+  /** The directory dest must stay in, symlinks resolved (the project); undefined: anywhere. */
+  within?: string;
+}
+
+/** Where one exporter's output lands: a directory (`local`) or a file (archives). */
+export type ExportTarget = LocalExportTarget | FileExportTarget;
 
 /** An export that could not be written to its host directory. */
 export interface ExportFailure {
@@ -96,7 +110,7 @@ export function fileSyncService(dirs: ReadonlyMap<string, LocalDir>, stats: Tran
  * this side are added to `failures` before the daemon hears of them.
  */
 export function fileSendService(
-  targets: ReadonlyMap<number, LocalExportTarget>,
+  targets: ReadonlyMap<number, ExportTarget>,
   stats: TransferStats,
   signal: AbortSignal,
   inFlight: Set<Promise<unknown>>,
@@ -107,6 +121,7 @@ export function fileSendService(
     const id = Number(call.metadata.get("buildkit-attachable-exporter-id")[0] ?? "0");
     const target = targets.get(id);
     if (target === undefined) return call.fail(GrpcStatus.NOT_FOUND, `exporter ${id} not found`);
+    if (target.kind === "file") return receiveArchive(call, target);
     const receiving = receiveDirectory(call, {
       dest: target.dest,
       within: target.within,
@@ -120,6 +135,21 @@ export function fileSendService(
         stats.filesReceived += result.files - result.reused;
         stats.filesReused += result.reused;
         stats.bytesReceived += result.bytes;
+        call.end();
+      },
+      (err: unknown) => {
+        failures.push({ dest: target.dest, error: err });
+        call.fail(GrpcStatus.UNKNOWN, `exporting to ${target.dest}: ${(err as Error).message}`);
+      },
+    );
+  };
+  const receiveArchive = (call: ServerStreamCall, target: FileExportTarget) => {
+    const receiving = receiveFile(call, { dest: target.dest, within: target.within, signal, onWait: onWait && ((pid) => onWait(target.dest, pid)) });
+    inFlight.add(receiving);
+    receiving.then(
+      (bytes) => {
+        stats.filesReceived += 1;
+        stats.bytesReceived += bytes;
         call.end();
       },
       (err: unknown) => {

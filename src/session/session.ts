@@ -1,7 +1,7 @@
 import type { ControlClient } from "../client/control.ts";
 import type { GrpcCall } from "../client/grpc-connection.ts";
 import { healthService } from "./health.ts";
-import type { ExportFailure, LocalDir, LocalExportTarget, TransferStats } from "./file-services.ts";
+import type { ExportFailure, ExportTarget, LocalDir, TransferStats } from "./file-services.ts";
 import { emptyTransferStats, fileSendService, fileSyncService } from "./file-services.ts";
 import type { SessionService } from "./services.ts";
 import { SessionGrpcServer } from "./grpc-server.ts";
@@ -14,7 +14,7 @@ export interface SessionOptions {
   /** Local dirs by the name used in `local://<name>` sources. */
   localDirs?: ReadonlyMap<string, LocalDir>;
   /** Local export destinations by index in SolveRequest.Exporters. */
-  exports?: ReadonlyMap<number, LocalExportTarget>;
+  exports?: ReadonlyMap<number, ExportTarget>;
   /**
    * Stable key of this machine and project: the daemon reuses the previous upload of a
    * local dir with the same key and asks only for files that changed.

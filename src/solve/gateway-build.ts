@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { ControlClient } from "../client/control.ts";
-import { GatewayClient, isUnknownBuild } from "../client/gateway.ts";
+import { GatewayClient, isUnknownBuild, type GatewayResult } from "../client/gateway.ts";
 import { BrewkitError, BuildError, DaemonError } from "../errors.ts";
 import type { ProgressTracker } from "../progress/index.ts";
-import type { LocalDir } from "../session/file-services.ts";
+import type { ExportTarget, LocalDir } from "../session/file-services.ts";
 import { newId } from "../session/ids.ts";
 import type { SessionService } from "../session/services.ts";
 import { BuildSession } from "../session/session.ts";
@@ -23,6 +23,16 @@ export interface GatewayBuildOptions extends StatusListeners {
   entitlements?: string[];
   /** Cancels the build and the calls in flight. */
   signal?: AbortSignal;
+  /** Exporters of what the build returns (none: nothing is exported). */
+  exporters?: Array<{ Type: string; Attrs: Record<string, string> }>;
+  /** Where exporters' output lands on the host, by index in `exporters`. */
+  exports?: ReadonlyMap<number, ExportTarget>;
+  /** Build cache imported and exported by the build. */
+  cache?: { Exports: Array<{ Type: string; Attrs: Record<string, string> }>; Imports: Array<{ Type: string; Attrs: Record<string, string> }> };
+  /** Hears the build's progress tracker when the build starts (for its summary, or the step that failed). */
+  onTracker?: (tracker: ProgressTracker) => void;
+  /** Hears what the exporters reported once the build ended. */
+  onExported?: (exporterResponse: Record<string, string>) => void;
 }
 
 // The bridge knows a build only once the daemon registered it, shortly after the Solve
@@ -39,9 +49,14 @@ const statusDrainMs = 5_000;
  * when `fn` succeeds, its error otherwise — and this resolves with `fn`'s value once the
  * daemon has closed the build. Nothing is exported.
  */
-export async function withGatewayBuild<T>(control: ControlClient, options: GatewayBuildOptions, fn: (bridge: GatewayClient) => Promise<T>): Promise<T> {
+export async function withGatewayBuild<T>(
+  control: ControlClient,
+  options: GatewayBuildOptions,
+  fn: (bridge: GatewayClient) => Promise<T>,
+  result?: (value: T) => GatewayResult,
+): Promise<T> {
   if (options.signal?.aborted) throw new BuildError("CANCELLED", `${options.name} was cancelled`);
-  const session = new BuildSession({ localDirs: options.localDirs, sharedKey: options.sharedKey, services: options.services });
+  const session = new BuildSession({ localDirs: options.localDirs, exports: options.exports, sharedKey: options.sharedKey, services: options.services });
   const ref = newId();
   const abort = new AbortController();
   const onAbort = () => abort.abort();
@@ -49,9 +64,14 @@ export async function withGatewayBuild<T>(control: ControlClient, options: Gatew
   const bridge = new GatewayClient(control, ref, abort.signal);
   session.open(control);
   const { tracker, done: statusDone } = followStatus(control, ref, options.name, abort.signal, options);
+  options.onTracker?.(tracker);
   // Settles when the daemon ends the build, i.e. after Return (or on failure).
-  const solved = control.solve({ Ref: ref, Session: session.id, Entitlements: options.entitlements ?? [] }, abort.signal).then(
-    () => ({ ok: true as const }),
+  const request = { Ref: ref, Session: session.id, Entitlements: options.entitlements ?? [], ...(options.exporters ? { Exporters: options.exporters } : {}), ...(options.cache ? { Cache: options.cache } : {}) };
+  const solved = control.solve(request, abort.signal).then(
+    (response) => {
+      options.onExported?.(response.ExporterResponse ?? {});
+      return { ok: true as const };
+    },
     (error: unknown) => ({ ok: false as const, error }),
   );
   try {
@@ -68,9 +88,11 @@ export async function withGatewayBuild<T>(control: ControlClient, options: Gatew
       await Promise.race([statusDone, sleep(statusDrainMs, undefined, { ref: false })]);
       throw withStepOutput(failure, tracker, options.name);
     }
-    await bridge.return();
+    await bridge.return(result ? { result: result(value) } : {});
     const outcome = await solved;
     if (!outcome.ok) throw outcome.error;
+    // The daemon may consider an export done before brewkit has written it.
+    await session.settleExports();
     await Promise.race([statusDone, sleep(statusDrainMs, undefined, { ref: false })]);
     return value;
   } catch (err) {

@@ -2,10 +2,14 @@ import type { ControlClient } from "../client/control.ts";
 import { BuildError, BrewkitError } from "../errors.ts";
 import type { ProgressTracker, ProgressSummary, VertexState } from "../progress/index.ts";
 import type { Pb_Definition } from "../proto/generated.ts";
-import type { LocalDir, LocalExportTarget, TransferStats } from "../session/file-services.ts";
+import type { ExportTarget, LocalDir, LocalExportTarget, TransferStats } from "../session/file-services.ts";
 import { newId } from "../session/ids.ts";
 import { BuildSession } from "../session/session.ts";
 import { trace } from "../trace.ts";
+import { formatPlatform, type Platform } from "../llb/platform.ts";
+import { putIndex, type IndexDescriptor } from "../contentstore/local-store.ts";
+import { solveCacheOptions, type CacheOptions } from "./cache-options.ts";
+import { withGatewayBuild } from "./gateway-build.ts";
 import { exportWriteError } from "./export-failure.ts";
 import { followStatus, stepFailedError, type StatusListeners } from "./status.ts";
 import type { SessionService } from "../session/services.ts";
@@ -19,6 +23,12 @@ export interface SolveJob {
   localDirs: ReadonlyMap<string, LocalDir>;
   /** Host directories, one `local` export each, all of the definition's result. */
   exports: LocalExportTarget[];
+  /** For a target built for several platforms: each platform's definition and image config, exported together (as one index). */
+  platforms?: Array<{ platform: Platform; definition: Pb_Definition; config: string }>;
+  /** Export the run's build cache (see `SolveOptions.cache`) from this Solve. */
+  exportCache?: boolean;
+  /** The result exported as an image: pushed (`image`) or written to a host file (`docker`, `oci`). */
+  image?: ImageExport;
   /** Entitlements the build needs (e.g. `network.host`). */
   entitlements?: string[];
   /** Extra session services (secrets, ssh, ...). */
@@ -27,12 +37,24 @@ export interface SolveJob {
   explainFailure?: (failed: VertexState) => Error | undefined;
 }
 
+/** An image exporter of a Solve. */
+export interface ImageExport {
+  /** `image` (to a registry, or kept by the daemon), `docker` or `oci` (an archive). */
+  type: "image" | "docker" | "oci";
+  /** The exporter's attributes. */
+  attrs: Record<string, string>;
+  /** The host file an archive is written to. */
+  file?: { path: string; within: string | undefined };
+}
+
 /** Settings shared by every Solve of a run; the listeners hear about every job. */
 export interface SolveOptions extends StatusListeners {
   /** Stable key that lets the daemon reuse earlier uploads of the same dirs. */
   sharedKey: string;
   /** Cancels the solves in flight. */
   signal?: AbortSignal;
+  /** Build cache imported by every Solve, and exported by those that say so. */
+  cache?: CacheOptions;
   /** Told when an export waits for another process moving files into the same project. */
   onExportWait?: (dest: string, pid: number) => void;
 }
@@ -44,6 +66,23 @@ export interface SolveResult {
   vertices: VertexState[];
   transfer: TransferStats;
   durationMs: number;
+  /** What the exporters reported (e.g. `containerimage.digest` of an image). */
+  exporterResponse: Record<string, string>;
+  /** The images exported, with their digests. */
+  images: ExportedImage[];
+}
+
+/** An image a Solve exported. */
+export interface ExportedImage {
+  type: ImageExport["type"];
+  /** The names it was given, comma-separated as the exporter takes them. */
+  names: string[];
+  /** Digest of its manifest (or of its index, for several platforms). */
+  digest: string | undefined;
+  /** Pushed to its registry. */
+  pushed: boolean;
+  /** The host file of an archive. */
+  file?: string;
 }
 
 // After Solve returns the daemon closes the Status stream; don't wait forever if it doesn't.
@@ -51,8 +90,14 @@ const statusDrainMs = 5_000;
 
 /** Runs one job on the daemon and waits for its exports to land on the host. */
 export async function solveJob(control: ControlClient, job: SolveJob, options: SolveOptions): Promise<SolveResult> {
+  if (job.platforms?.length) return solvePlatforms(control, job, job.platforms, options);
   const started = Date.now();
-  const exports = new Map(job.exports.map((target, index) => [index, target]));
+  const exports = new Map<number, ExportTarget>(job.exports.map((target, index) => [index, target]));
+  const exporters = job.exports.map(() => ({ Type: "local", Attrs: {} as Record<string, string> }));
+  if (job.image) {
+    if (job.image.file) exports.set(exporters.length, { kind: "file", dest: job.image.file.path, within: job.image.file.within });
+    exporters.push({ Type: job.image.type, Attrs: job.image.attrs });
+  }
   const session = new BuildSession({ localDirs: job.localDirs, exports, sharedKey: options.sharedKey, services: job.services, onExportWait: options.onExportWait });
   const ref = newId();
   const abort = new AbortController();
@@ -60,19 +105,23 @@ export async function solveJob(control: ControlClient, job: SolveJob, options: S
   options.signal?.addEventListener("abort", onAbort, { once: true });
   session.open(control);
   const { tracker, done: statusDone } = followStatus(control, ref, job.name, abort.signal, options);
+  let exporterResponse: Record<string, string> = {};
   try {
     trace("solve-sent", { job: job.name });
-    await control.solve(
+    const response = await control.solve(
       {
         Ref: ref,
         Session: session.id,
         Definition: job.definition,
-        Exporters: job.exports.map(() => ({ Type: "local", Attrs: {} })),
+        Exporters: exporters,
+        ...(options.cache ? { Cache: solveCacheOptions(options.cache, job.exportCache === true) } : {}),
         Entitlements: job.entitlements ?? [],
       },
       abort.signal,
     );
+    exporterResponse = response.ExporterResponse ?? {};
     trace("solve-returned", { job: job.name });
+    if (job.exportCache) await recordLocalCaches(options.cache, exporterResponse);
     await session.settleExports();
     await Promise.race([statusDone, new Promise((r) => setTimeout(r, statusDrainMs).unref())]);
     trace("solve-done", { job: job.name });
@@ -91,7 +140,73 @@ export async function solveJob(control: ControlClient, job: SolveJob, options: S
     abort.abort();
     session.close();
   }
-  return { name: job.name, summary: tracker.summary(), vertices: tracker.all, transfer: session.stats, durationMs: Date.now() - started };
+  return { name: job.name, summary: tracker.summary(), vertices: tracker.all, transfer: session.stats, durationMs: Date.now() - started, exporterResponse, images: exportedImages(job, exporterResponse) };
+}
+
+/** Records the exported cache in each `type=local` cache directory's index.json, as BuildKit's client does. */
+async function recordLocalCaches(cache: CacheOptions | undefined, exporterResponse: Record<string, string>): Promise<void> {
+  const manifest = exporterResponse["cache.manifest"];
+  const locals = cache?.exports.filter((e) => e.type === "local") ?? [];
+  if (!manifest || locals.length === 0) return;
+  const desc = JSON.parse(manifest) as IndexDescriptor;
+  for (const e of locals) await putIndex(e.attrs.dest!, desc, e.attrs.tag ?? "latest");
+}
+
+function exportedImages(job: SolveJob, exporterResponse: Record<string, string>): ExportedImage[] {
+  return job.image
+    ? [{
+        type: job.image.type,
+        names: job.image.attrs.name ? job.image.attrs.name.split(",") : [],
+        digest: exporterResponse["containerimage.digest"],
+        pushed: job.image.attrs.push === "true",
+        ...(job.image.file ? { file: job.image.file.path } : {}),
+      }]
+    : [];
+}
+
+/**
+ * The Solve of a target built for several platforms: a gateway build that solves each
+ * platform's definition and returns them together, keyed by platform, with each
+ * platform's image config, so the exporter makes one index with a manifest per platform.
+ */
+async function solvePlatforms(control: ControlClient, job: SolveJob, platforms: NonNullable<SolveJob["platforms"]>, options: SolveOptions): Promise<SolveResult> {
+  const started = Date.now();
+  const exports = new Map<number, ExportTarget>();
+  const exporters: Array<{ Type: string; Attrs: Record<string, string> }> = [];
+  if (job.image) {
+    if (job.image.file) exports.set(0, { kind: "file", dest: job.image.file.path, within: job.image.file.within });
+    exporters.push({ Type: job.image.type, Attrs: job.image.attrs });
+  }
+  let exporterResponse: Record<string, string> = {};
+  let tracker: ProgressTracker | undefined;
+  const ids = platforms.map((p) => formatPlatform(p.platform));
+  const platformsKey = { Platforms: platforms.map((p, i) => ({ ID: ids[i], Platform: { architecture: p.platform.Architecture, os: p.platform.OS, ...(p.platform.Variant ? { variant: p.platform.Variant } : {}) } })) };
+  try {
+    await withGatewayBuild(
+      control,
+      {
+        name: job.name, sharedKey: options.sharedKey, localDirs: job.localDirs, services: job.services, entitlements: job.entitlements, signal: options.signal,
+        exporters, exports, ...(options.cache ? { cache: solveCacheOptions(options.cache, job.exportCache === true) } : {}),
+        onEvent: options.onEvent, onStatus: options.onStatus, onWarning: options.onWarning, redactor: options.redactor,
+        onTracker: (t) => (tracker = t),
+        onExported: (response) => (exporterResponse = response),
+      },
+      (bridge) => Promise.all(platforms.map((p) => bridge.solve(p.definition))),
+      (refs) => ({
+        refs: { refs: Object.fromEntries(platforms.map((p, i) => [ids[i]!, { id: refs[i]!, def: p.definition }])) },
+        metadata: {
+          "refs.platforms": Buffer.from(JSON.stringify(platformsKey)),
+          ...Object.fromEntries(platforms.map((p, i) => [`containerimage.config/${ids[i]}`, Buffer.from(p.config)])),
+        },
+      }),
+    );
+    if (job.exportCache) await recordLocalCaches(options.cache, exporterResponse);
+  } catch (err) {
+    if (!tracker || err instanceof BrewkitError && err.code === "CANCELLED") throw err;
+    throw buildFailure(job, err, tracker, options.signal?.aborted === true);
+  }
+  const summary = tracker ? tracker.summary() : { total: 0, completed: 0, cached: 0, errored: 0 };
+  return { name: job.name, summary, vertices: tracker?.all ?? [], transfer: { sentFiles: new Map(), bytesSent: 0, filesReceived: 0, filesReused: 0, bytesReceived: 0 }, durationMs: Date.now() - started, exporterResponse, images: exportedImages(job, exporterResponse) };
 }
 
 /** The Solves of one target in phases: jobs of a phase run together, phases in order. */
@@ -132,9 +247,10 @@ export function mergeByTarget(results: SolveResult[]): SolveResult[] {
   for (const r of results) {
     const m = merged.get(r.name);
     if (!m) {
-      merged.set(r.name, { ...r, summary: { ...r.summary }, vertices: [...r.vertices], transfer: { ...r.transfer, sentFiles: new Map(r.transfer.sentFiles) } });
+      merged.set(r.name, { ...r, summary: { ...r.summary }, vertices: [...r.vertices], images: [...r.images], transfer: { ...r.transfer, sentFiles: new Map(r.transfer.sentFiles) } });
       continue;
     }
+    m.images.push(...r.images);
     for (const key of ["total", "completed", "cached", "errored"] as const) m.summary[key] += r.summary[key];
     m.vertices.push(...r.vertices);
     m.durationMs += r.durationMs;

@@ -40,6 +40,7 @@ export function watchSpec(plan: Plan, configFiles: string[]): WatchSpec {
   // What brewkit itself writes must never trigger a rebuild.
   const written = all.flatMap((t) => t.caches.flatMap((c) => (c.hostDir ? [c.hostDir] : [])));
   for (const t of plan.targets.values()) for (const o of t.outputs) if (typeof o.local === "string") written.push(path.resolve(plan.projectDir, o.local));
+  for (const t of plan.targets.values()) for (const o of t.tarballs) if (typeof o.file === "string") written.push(path.resolve(plan.projectDir, o.file));
   const configs = new Set(configFiles.map((f) => path.resolve(f)));
   const isIgnored = (p: string): boolean => {
     if (configs.has(p)) return false;

@@ -89,7 +89,8 @@ describe("base-image config resolution through the gateway", () => {
     const ref = `${inject("privateRegistry")}/brewkit/app:1`;
     const err = await failure(resolveImageConfigs(control, [ref], platform, { sharedKey }));
     expect(err.code).toBe("IMAGE_UNAUTHORIZED");
-    expect(err.message).toContain(`image "${ref}": unauthorized`);
+    expect(err.message).toContain(`the registry ${inject("privateRegistry")} refused access to image "${ref}": wrong or missing credentials`);
+    expect(err.hint).toContain(`docker login ${inject("privateRegistry")}`);
   });
 
   it("rejects an invalid reference before starting a build", async () => {

@@ -141,3 +141,51 @@ export default target({
     expect(existsSync(path.join(project, "dist/big40"))).toBe(true);
   });
 });
+
+describe("a run stopped while writing an image archive", () => {
+  const config = `import { scratch, target } from "brewkit";
+${busyboxBase}
+export default target({
+  from: base,
+  command: "head -c 60000000 /dev/urandom > /big && echo $RUN_TOKEN > /marker",
+  env: { RUN_TOKEN: process.env.RUN_TOKEN ?? "none" },
+  output: { tarball: "dist/app.tar", format: "oci" },
+});
+`;
+
+  /** Starts a run and freezes it as soon as its archive's temporary file appears beside the destination. */
+  async function frozenInArchive(project: string, token: string): Promise<BrewkitProcess> {
+    let run: BrewkitProcess | undefined;
+    const staged = new Promise<void>((resolve) => {
+      const watcher = watch(path.join(project, "dist"), (_event, name) => {
+        if (name && name.includes(".brewkit-export-") && run) {
+          run.child.kill("SIGSTOP");
+          watcher.close();
+          resolve();
+        }
+      });
+    });
+    run = new BrewkitProcess(["run", "--progress", "plain"], { cwd: project, env: { RUN_TOKEN: token } });
+    await Promise.race([staged, run.exited.then(() => Promise.reject(new Error(`the run ended before exporting:\n${run!.output}`)))]);
+    return run;
+  }
+
+  it("on SIGTERM removes the temporary file, leaves the old archive as it was and exits 143; killed outright, the next run removes it", async () => {
+    const project = makeProject({ "brewkit.config.ts": config, "dist/app.tar": "the old archive" });
+    const stopped = await frozenInArchive(project, `${Date.now()}-a`);
+    stopped.child.kill("SIGTERM");
+    stopped.child.kill("SIGCONT");
+    expect((await stopped.exited).code, stopped.output).toBe(143);
+    expect(readdirSync(path.join(project, "dist"))).toEqual(["app.tar"]);
+    expect(readFileSync(path.join(project, "dist/app.tar"), "utf8")).toBe("the old archive");
+
+    const killed = await frozenInArchive(project, `${Date.now()}-b`);
+    killed.child.kill("SIGKILL");
+    await killed.exited;
+    expect(readdirSync(path.join(project, "dist")).filter(transient).length).toBe(1);
+    const next = await brewkit(["run"], { cwd: project, env: { RUN_TOKEN: `${Date.now()}-c` } });
+    expect(next.code, next.stderr).toBe(0);
+    expect(readdirSync(path.join(project, "dist"))).toEqual(["app.tar"]);
+    expect(readFileSync(path.join(project, "dist/app.tar")).subarray(0, 100).toString("latin1")).not.toContain("the old archive");
+  }, 120_000);
+});

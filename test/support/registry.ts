@@ -1,8 +1,9 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { promisify } from "node:util";
 import { defaultDaemonPaths } from "../../src/daemon/paths.ts";
 import { findOnPath } from "../../src/daemon/which.ts";
 
@@ -24,6 +25,10 @@ export interface RegistryOptions {
   port?: number;
   /** Require HTTP basic auth (with credentials nobody has), so every pull is unauthorized. */
   requireAuth?: boolean;
+  /** Require HTTP basic auth with this login (written with `htpasswd`, bcrypt as the registry needs). */
+  login?: { username: string; password: string };
+  /** Serve HTTPS with this certificate and key (PEM files). */
+  tls?: { certFile: string; keyFile: string };
 }
 
 /** Starts Debian's `docker-registry` with its own config and waits until it answers. */
@@ -34,7 +39,8 @@ export async function startRegistry(options: RegistryOptions): Promise<TestRegis
   const port = options.port ?? (await freePort());
   const address = `127.0.0.1:${port}`;
   const configFile = path.join(options.dir, "config.yml");
-  writeFileSync(configFile, registryConfig(options.dir, address, options.requireAuth === true));
+  if (options.login) writeFileSync(path.join(options.dir, "htpasswd"), await htpasswdLine(options.login.username, options.login.password));
+  writeFileSync(configFile, registryConfig(options.dir, address, options.requireAuth === true || options.login !== undefined, options.tls));
   const logFile = path.join(options.dir, "registry.log");
   const logFd = openSync(logFile, "a");
   const child = spawn(binary, ["serve", configFile], { stdio: ["ignore", logFd, logFd] });
@@ -53,7 +59,7 @@ export async function startRegistry(options: RegistryOptions): Promise<TestRegis
     }
   };
   try {
-    await waitUntilServing(address, child, () => exitCode, logFile);
+    await waitUntilServing(address, child, () => exitCode, logFile, options.tls !== undefined);
   } catch (err) {
     await stop();
     throw err;
@@ -61,7 +67,15 @@ export async function startRegistry(options: RegistryOptions): Promise<TestRegis
   return { address, logFile, stop };
 }
 
-function registryConfig(dir: string, address: string, requireAuth: boolean): string {
+/** A bcrypt htpasswd line, made by Apache's `htpasswd` (Debian package apache2-utils). */
+async function htpasswdLine(username: string, password: string): Promise<string> {
+  const binary = findOnPath("htpasswd");
+  if (!binary) throw new Error("htpasswd is not installed; the registry login tests need it (Debian package apache2-utils)");
+  const { stdout } = await promisify(execFile)(binary, ["-nbB", username, password]);
+  return stdout.trim() + "\n";
+}
+
+function registryConfig(dir: string, address: string, requireAuth: boolean, tls?: { certFile: string; keyFile: string }): string {
   // An htpasswd file that does not exist yet is created by the registry with a random
   // password it only logs: no request can authenticate, which is the point.
   const auth = requireAuth ? `auth:\n  htpasswd:\n    realm: brewkit-test\n    path: ${JSON.stringify(path.join(dir, "htpasswd"))}\n` : "";
@@ -75,19 +89,20 @@ storage:
     enabled: true
 http:
   addr: ${address}
-${auth}health:
+${tls ? `  tls:\n    certificate: ${JSON.stringify(tls.certFile)}\n    key: ${JSON.stringify(tls.keyFile)}\n` : ""}${auth}health:
   storagedriver:
     enabled: false
 `;
 }
 
-async function waitUntilServing(address: string, child: ChildProcess, exitCode: () => number | null | undefined, logFile: string): Promise<void> {
+async function waitUntilServing(address: string, child: ChildProcess, exitCode: () => number | null | undefined, logFile: string, tls: boolean): Promise<void> {
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline) {
     if (exitCode() !== undefined) throw new Error(`docker-registry exited (code ${exitCode()}) while starting:\n${tail(logFile)}`);
     try {
-      // Any HTTP answer (200, or 401 with auth) means the registry is serving.
-      await fetch(`http://${address}/v2/`, { signal: AbortSignal.timeout(1_000) });
+      // Any HTTP answer (200, or 401 with auth) means the registry is serving; over TLS, an accepted connection.
+      if (tls) await accepts(address);
+      else await fetch(`http://${address}/v2/`, { signal: AbortSignal.timeout(1_000) });
       return;
     } catch {
       await sleep(100);
@@ -95,6 +110,18 @@ async function waitUntilServing(address: string, child: ChildProcess, exitCode: 
   }
   child.kill("SIGKILL");
   throw new Error(`docker-registry did not answer on ${address} in time:\n${tail(logFile)}`);
+}
+
+function accepts(address: string): Promise<void> {
+  const [host, port] = address.split(":");
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(Number(port), host!, () => {
+      socket.destroy();
+      resolve();
+    });
+    socket.once("error", reject);
+    socket.setTimeout(1_000, () => socket.destroy(new Error("timeout")));
+  });
 }
 
 function tail(file: string): string {

@@ -31,6 +31,18 @@ export async function makeCertificates(dir: string): Promise<Certificates> {
   return { caFile: at("ca.pem"), serverCertFile: at("server.pem"), serverKeyFile: at("server.key"), clientCertFile: at("client.pem"), clientKeyFile: at("client.key") };
 }
 
+/** A CA and a server certificate it signs for `127.0.0.1` (a registry on loopback), made with openssl in `dir`. */
+export async function makeLoopbackCertificate(dir: string): Promise<{ caFile: string; certFile: string; keyFile: string }> {
+  mkdirSync(dir, { recursive: true });
+  const at = (name: string) => path.join(dir, name);
+  const openssl = (...args: string[]) => run("openssl", args);
+  await openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=registry test ca", "-keyout", at("ca.key"), "-out", at("ca.pem"));
+  await openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", at("registry.key"), "-out", at("registry.csr"));
+  await fsp.writeFile(at("registry.ext"), "subjectAltName=IP:127.0.0.1\n");
+  await openssl("x509", "-req", "-in", at("registry.csr"), "-CA", at("ca.pem"), "-CAkey", at("ca.key"), "-CAcreateserial", "-days", "1", "-extfile", at("registry.ext"), "-out", at("registry.pem"));
+  return { caFile: at("ca.pem"), certFile: at("registry.pem"), keyFile: at("registry.key") };
+}
+
 /** Starts `daemon` with mutual TLS on its tcp:// addresses (its unix socket stays plain) and no registry mirror. */
 export async function startTlsDaemon(daemon: LocalDaemon, tls: Certificates): Promise<void> {
   mkdirSync(daemon.paths.dir, { recursive: true });

@@ -29,7 +29,7 @@ describe("createPlan", () => {
       { kind: "host", hostRoot: "/project", srcPath: "go.mod", dest: "/deps/", include: ["go.mod"], exclude: [] },
     ]);
     expect(planned.commands).toEqual([["/bin/sh", "-c", "make"]]);
-    expect(planned.outputs).toEqual([{ artifact: "out", local: "dist", allowOutsideProject: false }]);
+    expect(planned.outputs).toEqual([{ index: 0, artifact: "out", local: "dist", allowOutsideProject: false }]);
     expect(plan.waves).toEqual([["app"]]);
   });
 

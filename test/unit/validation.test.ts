@@ -321,7 +321,7 @@ describe("values of the wrong type, as a plain JavaScript config can write them"
     [{ from: "x", workdir: 5 }, "workdir", "must be a string, got number 5", 'workdir: "/src"'],
     [{ from: "x", platform: 5 }, "platform", "must be a string, got number 5", 'platform: "linux/arm64"'],
     [{ from: "x", network: "bridge" }, "network", 'unknown network mode "bridge"', '"default", "none" or "host"'],
-    [{ from: "x", output: "dist" }, "output[0]", "needs `artifact` (a path in the result) and `local` (a host directory)", 'local: "bin"'],
+    [{ from: "x", output: "dist" }, "output[0]", "needs `artifact` and `local`, `image`, or `tarball` and `format`", 'local: "bin"'],
     [{ from: "x", cache: ["go"] }, "cache[0]", "must be made by cache()", 'cache("go-mod", "/go/pkg/mod")'],
     [{ from: "x", secrets: [{ id: "npm" }] }, "secrets[0]", "must be made by secret()", 'secret("npm", "/root/.npmrc")'],
     [{ from: "x", dependsOn: ["lint"] }, "dependsOn[0]", "must be a target", "dependsOn: [lint, test]"],
