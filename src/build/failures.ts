@@ -1,7 +1,9 @@
-import type { CollectedOutput } from "../compile/index.ts";
+import type { CollectedOutput, ConfigSource } from "../compile/index.ts";
 import { BuildError } from "../errors.ts";
-import type { Plan } from "../plan/index.ts";
+import { normalizeImageRef } from "../llb/index.ts";
+import { everyPlannedTarget, type Plan } from "../plan/index.ts";
 import type { VertexState } from "../progress/index.ts";
+import { ImageLookupError } from "../resolve/index.ts";
 
 /**
  * Explains the failure of the step that collects an output's artifact when the artifact
@@ -20,4 +22,26 @@ export function missingArtifact(plan: Plan, name: string, output: CollectedOutpu
       hint: "make a command of the target write it there, or fix the path (a relative artifact path is under the target's workdir)",
     });
   };
+}
+
+/**
+ * A failed image lookup, located: the lookup happens before any op is solved, so the
+ * daemon's error cannot carry the config's lines; it names the first target (in the
+ * plan's order) whose base is the image, as BuildKit's Dockerfile frontend names the
+ * `FROM` line of an image it could not resolve.
+ */
+export function locatedImageFailure(plan: Plan, sources: ReadonlyMap<string, ConfigSource>, err: unknown): unknown {
+  if (!(err instanceof ImageLookupError)) return err;
+  const users = everyPlannedTarget(plan).filter((t) => t.base.kind === "image" && normalizeImageRef(t.base.ref) === err.ref);
+  const t = users.find((u) => u.definedAt) ?? users[0];
+  if (!t) return err;
+  const at = t.definedAt;
+  const file = at ? (sources.get(at.file)?.name ?? at.file) : undefined;
+  const where = at ? `${file}:${at.line}: ` : "";
+  const more = users.length > 1 ? ` (and ${users.length - 1} more)` : "";
+  return new ImageLookupError(err.ref, err.code, `${where}target "${t.name}"${more}, field "from": ${err.message}`, {
+    hint: err.hint,
+    context: { target: t.name, field: "from", ...(at ? { file, line: at.line } : {}) },
+    cause: err,
+  });
 }

@@ -12,7 +12,8 @@ import { sshAgentSockets, sshService } from "../session/ssh-service.ts";
 import type { SessionService } from "../session/services.ts";
 import { withGatewayBuild } from "../solve/gateway-build.ts";
 import { mergeByTarget, solveWaves, type SolveResult } from "../solve/index.ts";
-import { missingArtifact } from "./failures.ts";
+import { readConfigSources } from "./config-sources.ts";
+import { locatedImageFailure, missingArtifact } from "./failures.ts";
 import { variableRounds } from "./variables.ts";
 
 /** What a build needs besides the plan. */
@@ -82,7 +83,8 @@ export async function prepareBuild(control: ControlClient, plan: Plan, options: 
   const imageConfigs = new Map<string, ImageConfig>();
   const variables = new Map<Variable, string>();
   const bases = imageBases(plan, options.platform);
-  const compileOptions = { platform: options.platform, localUniqueId: options.localUniqueId ?? options.runId, runId: options.runId, imageConfigs, variables };
+  const configSources = readConfigSources(plan);
+  const compileOptions = { platform: options.platform, localUniqueId: options.localUniqueId ?? options.runId, runId: options.runId, imageConfigs, variables, configSources };
   if (bases.length > 0 || plan.variables.size > 0) {
     // Dirs are added as variables are compiled; the session looks names up when asked.
     const localDirs = new Map<string, CompiledLocalDir>();
@@ -92,7 +94,9 @@ export async function prepareBuild(control: ControlClient, plan: Plan, options: 
       for (const base of bases) byPlatform.set(formatPlatform(base.platform), [...(byPlatform.get(formatPlatform(base.platform)) ?? []), base]);
       await Promise.all(
         [...byPlatform.values()].map(async (group) => {
-          const configs = await resolveImageConfigsWith(bridge, group.map((b) => b.ref), group[0]!.platform);
+          const configs = await resolveImageConfigsWith(bridge, group.map((b) => b.ref), group[0]!.platform).catch((err: unknown) => {
+            throw locatedImageFailure(plan, configSources, err);
+          });
           for (const b of group) imageConfigs.set(b.key, configs.get(b.ref)!);
         }),
       );

@@ -76,11 +76,16 @@ cli
 cli.help();
 cli.version(version);
 
-function report(err: unknown, debug: boolean): number {
+async function report(err: unknown, debug: boolean): Promise<number> {
   if (err instanceof BrewkitError) {
     process.stderr.write(`error: ${err.message}\n`);
     if (err.hint) process.stderr.write(`hint: ${err.hint}\n`);
-    if (debug) process.stderr.write(`${err.stack}\n`);
+    if (debug) {
+      process.stderr.write(`${err.stack}\n`);
+      // Loaded only here: decoding the daemon's details needs the protobuf schema.
+      const { errorDetailsOf } = await import("../client/error-details.ts");
+      for (const stack of errorDetailsOf(err)?.stacks ?? []) process.stderr.write(`${stack}\n`);
+    }
     return err.code === "CANCELLED" ? (signalExitCode() ?? 130) : 1;
   }
   const message = err instanceof Error ? err.message : String(err);
@@ -102,5 +107,5 @@ try {
     if (typeof code === "number") process.exitCode = code;
   }
 } catch (err) {
-  process.exitCode = report(err, Boolean(cli.options.debug));
+  process.exitCode = await report(err, Boolean(cli.options.debug));
 }

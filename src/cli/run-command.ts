@@ -96,7 +96,12 @@ export async function buildOnce(
     onExportDirs,
     onExportWait: (dest, pid) => err(`… waiting for another brewkit run (pid ${pid}) to finish writing into ${path.relative(plan.projectDir, dest) || dest}`),
     onWarning: progress.onWarning,
-  }).finally(() => progress.finish());
+  })
+    .catch((error: unknown) => {
+      progress.onError?.(error);
+      throw error;
+    })
+    .finally(() => progress.finish());
   // Cache write-backs are incremental exports; the summary names the outputs.
   const outputsOf = (name: string) => prepared.waves.flat().flatMap((t) => t.build).filter((j) => j.name === name).flatMap((j) => j.exports.map((e) => e.dest));
   if (options.metadataFile) writeFileSync(path.resolve(options.metadataFile), `${secrets.redactor.redact(JSON.stringify(runMetadata(results), null, 2))}\n`);

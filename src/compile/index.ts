@@ -64,7 +64,7 @@ export function compileTarget(plan: Plan, name: string, options: CompileOptions)
         const dest = checkOutputDir(site, `output[${i}].local`, compiler.render(output.local), output.allowOutsideProject, plan.projectDir);
         const artifactPath = compiler.resolveIn(state, output.artifact);
         const step = `[${name}] collect ${artifactPath}`;
-        const artifact = scratch().file(copy(state, artifactPath, "/", { copyDirContents: true, createDestPath: true }), { customName: step });
+        const artifact = scratch().file(copy(state, artifactPath, "/", { copyDirContents: true, createDestPath: true }), { customName: step, locations: compiler.locations(target) });
         const within = output.allowOutsideProject ? undefined : plan.projectDir;
         return job(marshal(artifact, marshalOptions), [{ dest, incremental: false, within }], { index: i, path: artifactPath, step });
       });

@@ -81,4 +81,17 @@ export interface CompileOptions {
   variables?: ReadonlyMap<Variable, string>;
   /** Unique per run: steps that must run on every build (cache seed and write-back) carry it. */
   runId?: string;
+  /**
+   * The text of the files targets are defined in, by absolute path: each op then carries
+   * the lines of its target's `target()` call (`Definition.Source`), so the daemon's
+   * errors point at them.
+   */
+  configSources?: ReadonlyMap<string, ConfigSource>;
+}
+
+/** A file of the config, as errors name it. */
+export interface ConfigSource {
+  /** The name errors show: the path relative to the project, e.g. `brewkit.config.ts`. */
+  name: string;
+  text: string;
 }

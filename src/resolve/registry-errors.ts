@@ -16,28 +16,41 @@ export function classifyRegistryFailure(message: string): RegistryFailure {
   return "other";
 }
 
+/** A failed lookup of an image: `ref` is the image as the config wrote it. */
+export class ImageLookupError extends BuildError {
+  constructor(
+    /** The image reference as written. */
+    readonly ref: string,
+    code: string,
+    message: string,
+    options: { hint?: string; cause?: unknown; context?: BuildError["context"] },
+  ) {
+    super(code, message, options);
+  }
+}
+
 /** A user-facing error for a failed image lookup that names the image and says why it failed. */
-export function describeRegistryFailure(ref: string, platform: string, cause: unknown): BuildError {
+export function describeRegistryFailure(ref: string, platform: string, cause: unknown): ImageLookupError {
   // The daemon prefixes its own wording ("failed to resolve source metadata for <ref>: ").
   const message = (cause instanceof Error ? cause.message : String(cause)).replace(/^failed to resolve [\w ]+ for \S+: /, "");
   switch (classifyRegistryFailure(message)) {
     case "not-found":
-      return new BuildError("IMAGE_NOT_FOUND", `image "${ref}" was not found for ${platform} (${message})`, {
+      return new ImageLookupError(ref, "IMAGE_NOT_FOUND", `image "${ref}" was not found for ${platform} (${message})`, {
         hint: "check the image name, tag and platform",
         cause,
       });
     case "unauthorized":
-      return new BuildError("IMAGE_UNAUTHORIZED", `the registry refused access to image "${ref}": unauthorized (${message})`, {
+      return new ImageLookupError(ref, "IMAGE_UNAUTHORIZED", `the registry refused access to image "${ref}": unauthorized (${message})`, {
         // Registries such as Docker Hub also answer 401 for images that do not exist.
         hint: "check the image name, and that the image is public or the daemon has credentials for the registry",
         cause,
       });
     case "unreachable":
-      return new BuildError("IMAGE_REGISTRY_UNREACHABLE", `the registry of image "${ref}" could not be reached (${message})`, {
+      return new ImageLookupError(ref, "IMAGE_REGISTRY_UNREACHABLE", `the registry of image "${ref}" could not be reached (${message})`, {
         hint: "check the network and the registry address; a registry mirror can be configured in buildkitd.toml",
         cause,
       });
     default:
-      return new BuildError("IMAGE_RESOLVE_FAILED", `cannot resolve image "${ref}" for ${platform}: ${message}`, { cause });
+      return new ImageLookupError(ref, "IMAGE_RESOLVE_FAILED", `cannot resolve image "${ref}" for ${platform}: ${message}`, { cause });
   }
 }

@@ -7,7 +7,8 @@ import type { LocalDir } from "../session/file-services.ts";
 import { newId } from "../session/ids.ts";
 import type { SessionService } from "../session/services.ts";
 import { BuildSession } from "../session/session.ts";
-import { followStatus, stepFailedError, type StatusListeners } from "./status.ts";
+import { followStatus, type StatusListeners } from "./status.ts";
+import { failedStep } from "./step-failure.ts";
 
 /** Settings of one gateway build; the listeners hear its progress, as `solveJob`'s do. */
 export interface GatewayBuildOptions extends StatusListeners {
@@ -106,7 +107,8 @@ async function waitForRegistration(bridge: GatewayClient, solved: Promise<{ ok: 
 /** Adds the failed step's output to a gateway call's failure, when the daemon reported it. */
 function withStepOutput(err: Error, tracker: ProgressTracker, name: string): Error {
   if (!(err instanceof BrewkitError) || !err.code.startsWith("GATEWAY_")) return err;
-  // The call's message contains the vertex's error; an unrelated earlier failure must not match.
-  const failed = tracker.all.find((v) => v.error && !v.error.endsWith("context canceled") && err.message.includes(v.error));
-  return failed ? stepFailedError(name, failed, err) : err;
+  // Without details naming the step, the call's message contains the vertex's error; an
+  // unrelated earlier failure must not match.
+  const fallback = tracker.all.find((v) => v.error && !v.error.endsWith("context canceled") && err.message.includes(v.error));
+  return failedStep({ target: name, subject: name, error: err, tracker, fallback }) ?? err;
 }

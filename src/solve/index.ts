@@ -7,7 +7,8 @@ import { newId } from "../session/ids.ts";
 import { BuildSession } from "../session/session.ts";
 import { trace } from "../trace.ts";
 import { exportWriteError } from "./export-failure.ts";
-import { followStatus, stepFailedError, type StatusListeners } from "./status.ts";
+import { followStatus, type StatusListeners } from "./status.ts";
+import { failedStep } from "./step-failure.ts";
 import type { SessionService } from "../session/services.ts";
 
 /** One Solve: a definition, the host dirs it reads and the host dirs it writes. */
@@ -111,7 +112,10 @@ function buildFailure(job: SolveJob, err: unknown, tracker: ProgressTracker, can
   const target = job.name;
   if (cancelled) return new BuildError("CANCELLED", `build of target "${target}" was cancelled`, { context: { target }, cause: err });
   const failed = tracker.failed();
-  if (failed) return job.explainFailure?.(failed) ?? stepFailedError(`target "${target}"`, failed, err, { target });
+  const explained = failed && job.explainFailure?.(failed);
+  if (explained) return explained;
+  const step = failedStep({ target, error: err, tracker, definition: job.definition, fallback: failed });
+  if (step) return step;
   const message = err instanceof Error ? err.message : String(err);
   const entitlement = /(network\.host|security\.insecure)[^\n]* is not allowed|is not allowed[^\n]*(network\.host|security\.insecure)/.exec(message);
   if (entitlement) {

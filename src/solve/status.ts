@@ -1,6 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { ControlClient } from "../client/control.ts";
-import { BuildError, type ErrorContext } from "../errors.ts";
 import { ProgressTracker, StatusRedactor, type ProgressEvent, type VertexState } from "../progress/index.ts";
 import type { Google_Protobuf_Timestamp as Timestamp, Moby_Buildkit_V1_StatusResponse as StatusResponse } from "../proto/generated.ts";
 import type { Redactor } from "../secrets/index.ts";
@@ -89,14 +88,4 @@ class ShownLogs {
 function isLater(a: Timestamp, b: Timestamp): boolean {
   const [as, bs] = [a.seconds ?? 0, b.seconds ?? 0];
   return as !== bs ? as > bs : (a.nanos ?? 0) > (b.nanos ?? 0);
-}
-
-/** The error of a failed step: which step of `subject`, its error, and the last lines it printed. */
-export function stepFailedError(subject: string, failed: VertexState, cause: unknown, context: ErrorContext = {}): BuildError {
-  const logs = failed.logTail.length ? `\n--- last output of the step ---\n${failed.logTail.join("\n")}` : "";
-  return new BuildError("STEP_FAILED", `${subject}: step "${failed.name}" failed: ${failed.error}${logs}`, {
-    context,
-    hint: "fix the command or its inputs and run again",
-    cause,
-  });
 }
