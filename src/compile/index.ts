@@ -57,26 +57,30 @@ export function compileTarget(plan: Plan, name: string, options: CompileOptions)
   const target = plan.targets.get(name)!;
   const marshalOptions = marshalOptionsOf(options);
   const job = (definition: Definition, exports: CompiledExport[], output?: CollectedOutput): CompiledJob => ({ name, definition, localDirs: compiler.localDirs, exports, requirements: compiler.requirements, ...(output ? { output } : {}) });
-  const builds = target.outputs.length === 0
+  const outputs = target.outputs.map((output, i) => {
+    const site = { target: name, at: target.definedAt };
+    const dest = checkOutputDir(site, `output[${i}].local`, compiler.render(output.local), output.allowOutsideProject, plan.projectDir);
+    const within = output.allowOutsideProject ? undefined : plan.projectDir;
+    return { index: i, onFailure: output.onFailure, path: compiler.resolveIn(state, output.artifact), export: { dest, incremental: false, within } };
+  });
+  const builds = outputs.length === 0
     ? [job(marshal(state, marshalOptions), [])]
-    : target.outputs.map((output, i) => {
-        const site = { target: name, at: target.definedAt };
-        const dest = checkOutputDir(site, `output[${i}].local`, compiler.render(output.local), output.allowOutsideProject, plan.projectDir);
-        const artifactPath = compiler.resolveIn(state, output.artifact);
-        const step = `[${name}] collect ${artifactPath}`;
-        const artifact = scratch().file(copy(state, artifactPath, "/", { copyDirContents: true, createDestPath: true }), { customName: step, locations: compiler.locations(target) });
-        const within = output.allowOutsideProject ? undefined : plan.projectDir;
-        return job(marshal(artifact, marshalOptions), [{ dest, incremental: false, within }], { index: i, path: artifactPath, step });
+    : outputs.map((output) => {
+        const step = `[${name}] collect ${output.path}`;
+        const artifact = scratch().file(copy(state, output.path, "/", { copyDirContents: true, createDestPath: true }), { customName: step, locations: compiler.locations(target) });
+        return job(marshal(artifact, marshalOptions), [output.export], { index: output.index, path: output.path, step });
       });
+  const onFailure = outputs.filter((o) => o.onFailure).map(({ index, path, export: e }) => ({ index, path, export: e }));
+  const failureProbe = onFailure.length === 0 ? [] : [{ ...job(marshal(state, marshalOptions), []), failureExports: onFailure }];
   const mirrored = mirroredCaches(plan, target);
   const seeds = mirrored.map(({ owner, cache }) => job(marshal(seedStep(compiler, owner, compiler.build(owner, true), cache, options.runId ?? "unset"), marshalOptions), []));
   const writeBacks = mirrored.map(({ cache }) => job(marshal(writeBackStep(target, state, cache, options.runId ?? "unset"), marshalOptions), [{ dest: cache.hostDir!, incremental: true, within: plan.projectDir }]));
-  return { seed: seeds, build: builds, writeBack: writeBacks };
+  return { seed: seeds, failureProbe, build: builds, writeBack: writeBacks };
 }
 
 /** The Solves of a compiled target in the order they must run; jobs within a phase run together. */
 export function phasesOf(compiled: CompiledTarget): CompiledJob[][] {
-  return [compiled.seed, compiled.build, compiled.writeBack].filter((phase) => phase.length > 0);
+  return [compiled.seed, compiled.failureProbe, compiled.build, compiled.writeBack].filter((phase) => phase.length > 0);
 }
 
 /** A variable's command, compiled so that its standard output ends up in a file of the result. */

@@ -50,12 +50,30 @@ export interface CompiledJob {
   requirements: Requirements;
   /** The output this job exports, for a build job of a target with outputs. */
   output?: CollectedOutput;
+  /**
+   * Set on the job that builds a target with `onFailure` outputs first: solved through the
+   * gateway, so that when one of the target's own commands fails these outputs are
+   * exported from the filesystem it left. It exports nothing when the build succeeds.
+   */
+  failureExports?: FailureExport[];
+}
+
+/** An output exported from a failed command's filesystem. */
+export interface FailureExport {
+  /** Index in the target's `output` list. */
+  index: number;
+  /** The artifact's absolute path in the target's filesystem. */
+  path: string;
+  /** Where it goes on the host. */
+  export: CompiledExport;
 }
 
 /** The Solves of one target. */
 export interface CompiledTarget {
   /** Fill mirrored caches from their host folders (before the build). */
   seed: CompiledJob[];
+  /** Build the target through the gateway, for outputs exported on failure (before the build's exports). */
+  failureProbe: CompiledJob[];
   /** The build: one Solve per output, or one build-only Solve. */
   build: CompiledJob[];
   /** Copy mirrored caches back to their host folders (after the build). */

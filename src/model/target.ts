@@ -43,6 +43,12 @@ export interface OutputSpec {
   local: Value;
   /** Allow `local` to point outside the project directory. */
   allowOutsideProject?: boolean;
+  /**
+   * Also export the artifact when one of the target's commands fails, from the filesystem
+   * that command left (e.g. test reports); brewkit then reports the failure and exits
+   * non-zero. The artifact must be on the target's root filesystem, not in a cache mount.
+   */
+  onFailure?: boolean;
 }
 
 /** Network of a target's steps: the worker's `default`, `none` at all, or the `host`'s (needs the daemon's `network.host` entitlement). */
@@ -82,7 +88,7 @@ export interface TargetSpec {
   command?: Command;
   /** Several commands run in order (instead of `command`). */
   commands?: Command[];
-  /** Artifacts written to the host after a successful build. */
+  /** Artifacts written to the host after a successful build (and, with `onFailure: true`, after a failed command too). */
   output?: OutputSpec | OutputSpec[];
   /** Targets built (and exported) before this one. */
   dependsOn?: Target[];

@@ -66,6 +66,8 @@ export interface PlannedOutput {
   /** Host directory as written (relative: the project). */
   local: Value;
   allowOutsideProject: boolean;
+  /** Exported from the failed command's filesystem too when a command of the target fails. */
+  onFailure: boolean;
 }
 
 /** A target (or a variable's command) with references resolved and shapes checked. */

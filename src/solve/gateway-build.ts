@@ -24,6 +24,8 @@ export interface GatewayBuildOptions extends StatusListeners {
   entitlements?: string[];
   /** Cancels the build and the calls in flight. */
   signal?: AbortSignal;
+  /** How the error of a failed step names the build, e.g. `target "app"` (default: its name). */
+  subject?: string;
 }
 
 // The bridge knows a build only once the daemon registered it, shortly after the Solve
@@ -40,7 +42,7 @@ const statusDrainMs = 5_000;
  * when `fn` succeeds, its error otherwise — and this resolves with `fn`'s value once the
  * daemon has closed the build. Nothing is exported.
  */
-export async function withGatewayBuild<T>(control: ControlClient, options: GatewayBuildOptions, fn: (bridge: GatewayClient) => Promise<T>): Promise<T> {
+export async function withGatewayBuild<T>(control: ControlClient, options: GatewayBuildOptions, fn: (bridge: GatewayClient, progress: ProgressTracker) => Promise<T>): Promise<T> {
   if (options.signal?.aborted) throw new BuildError("CANCELLED", `${options.name} was cancelled`);
   const session = new BuildSession({ localDirs: options.localDirs, sharedKey: options.sharedKey, services: options.services });
   const ref = newId();
@@ -59,7 +61,7 @@ export async function withGatewayBuild<T>(control: ControlClient, options: Gatew
     await waitForRegistration(bridge, solved, abort.signal);
     let value: T;
     try {
-      value = await fn(bridge);
+      value = await fn(bridge, tracker);
     } catch (err) {
       const failure = err instanceof Error ? err : new Error(String(err));
       // Recording the failure is best effort: the error to report is fn's.
@@ -67,7 +69,7 @@ export async function withGatewayBuild<T>(control: ControlClient, options: Gatew
       await solved;
       // The failed step's output arrives on the Status stream, which ends with the build.
       await Promise.race([statusDone, sleep(statusDrainMs, undefined, { ref: false })]);
-      throw withStepOutput(failure, tracker, options.name);
+      throw withStepOutput(failure, tracker, options.name, options.subject ?? options.name);
     }
     await bridge.return();
     const outcome = await solved;
@@ -105,10 +107,10 @@ async function waitForRegistration(bridge: GatewayClient, solved: Promise<{ ok: 
 }
 
 /** Adds the failed step's output to a gateway call's failure, when the daemon reported it. */
-function withStepOutput(err: Error, tracker: ProgressTracker, name: string): Error {
+function withStepOutput(err: Error, tracker: ProgressTracker, name: string, subject: string): Error {
   if (!(err instanceof BrewkitError) || !err.code.startsWith("GATEWAY_")) return err;
   // Without details naming the step, the call's message contains the vertex's error; an
   // unrelated earlier failure must not match.
   const fallback = tracker.all.find((v) => v.error && !v.error.endsWith("context canceled") && err.message.includes(v.error));
-  return failedStep({ target: name, subject: name, error: err, tracker, fallback }) ?? err;
+  return failedStep({ target: name, subject, error: err, tracker, fallback }) ?? err;
 }

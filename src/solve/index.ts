@@ -6,7 +6,9 @@ import type { LocalDir, LocalExportTarget, TransferStats } from "../session/file
 import { newId } from "../session/ids.ts";
 import { BuildSession } from "../session/session.ts";
 import { trace } from "../trace.ts";
+import type { FailureExport } from "../compile/index.ts";
 import { exportWriteError } from "./export-failure.ts";
+import { solveWithFailureExports } from "./failure-exports.ts";
 import { followStatus, type StatusListeners } from "./status.ts";
 import { failedStep } from "./step-failure.ts";
 import type { SessionService } from "../session/services.ts";
@@ -26,6 +28,8 @@ export interface SolveJob {
   services?: SessionService[];
   /** Says what a failed step means for this job, when the caller knows better than the step's own error. */
   explainFailure?: (failed: VertexState) => Error | undefined;
+  /** Outputs exported when one of the target's commands fails: the job builds the target through the gateway, exporting nothing else. */
+  failureExports?: FailureExport[];
 }
 
 /** Settings shared by every Solve of a run; the listeners hear about every job. */
@@ -45,6 +49,8 @@ export interface SolveResult {
   vertices: VertexState[];
   transfer: TransferStats;
   durationMs: number;
+  /** The target's steps were built here first: later Solves of the target find them cached and are not counted again. */
+  firstBuild?: boolean;
 }
 
 // After Solve returns the daemon closes the Status stream; don't wait forever if it doesn't.
@@ -52,6 +58,7 @@ const statusDrainMs = 5_000;
 
 /** Runs one job on the daemon and waits for its exports to land on the host. */
 export async function solveJob(control: ControlClient, job: SolveJob, options: SolveOptions): Promise<SolveResult> {
+  if (job.failureExports) return solveWithFailureExports(control, { ...job, failureExports: job.failureExports }, options);
   const started = Date.now();
   const exports = new Map(job.exports.map((target, index) => [index, target]));
   const session = new BuildSession({ localDirs: job.localDirs, exports, sharedKey: options.sharedKey, services: job.services, onExportWait: options.onExportWait });
@@ -133,14 +140,20 @@ function buildFailure(job: SolveJob, err: unknown, tracker: ProgressTracker, can
 /** Folds the results of a target's several Solves (seed, outputs, write-back) into one per target, in first-seen order. */
 export function mergeByTarget(results: SolveResult[]): SolveResult[] {
   const merged = new Map<string, SolveResult>();
+  // Steps of a first build, by target: found cached by the target's later Solves.
+  const builtFirst = new Map<string, Set<string>>();
   for (const r of results) {
+    if (r.firstBuild) builtFirst.set(r.name, new Set(r.vertices.map((v) => v.digest)));
     const m = merged.get(r.name);
     if (!m) {
       merged.set(r.name, { ...r, summary: { ...r.summary }, vertices: [...r.vertices], transfer: { ...r.transfer, sentFiles: new Map(r.transfer.sentFiles) } });
       continue;
     }
-    for (const key of ["total", "completed", "cached", "errored"] as const) m.summary[key] += r.summary[key];
-    m.vertices.push(...r.vertices);
+    const seen = r.firstBuild ? undefined : builtFirst.get(r.name);
+    const fresh = seen ? r.vertices.filter((v) => !seen.has(v.digest)) : r.vertices;
+    const summary = seen ? summarize(fresh) : r.summary;
+    for (const key of ["total", "completed", "cached", "errored"] as const) m.summary[key] += summary[key];
+    m.vertices.push(...fresh);
     m.durationMs += r.durationMs;
     for (const [dir, files] of r.transfer.sentFiles) m.transfer.sentFiles.set(dir, [...(m.transfer.sentFiles.get(dir) ?? []), ...files]);
     m.transfer.bytesSent += r.transfer.bytesSent;
@@ -149,4 +162,14 @@ export function mergeByTarget(results: SolveResult[]): SolveResult[] {
     m.transfer.bytesReceived += r.transfer.bytesReceived;
   }
   return [...merged.values()];
+}
+
+/** Counts of `vertices`, as the tracker counts a build's steps. */
+function summarize(vertices: readonly VertexState[]): ProgressSummary {
+  return {
+    total: vertices.length,
+    completed: vertices.filter((v) => v.completed !== undefined && !v.error).length,
+    cached: vertices.filter((v) => v.cached).length,
+    errored: vertices.filter((v) => v.error).length,
+  };
 }

@@ -1,7 +1,10 @@
 // What a user sees when a build fails on the daemon: the config's file:line of the
 // failing target, from the daemon's own error details, the step, its exit code and
-// last output lines; the same data as JSON in rawjson mode; the daemon's stack with --debug.
+// last output lines; the same data as JSON in rawjson mode; the daemon's stack with --debug;
+// and outputs marked onFailure, exported from the filesystem a failed command left.
 import { randomUUID } from "node:crypto";
+import { existsSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { brewkit, busyboxBase, makeProject } from "../support/project.ts";
 
@@ -118,5 +121,83 @@ export const fail = target({
     });
     // The text the other modes print says the same.
     expect(result.stderr).toContain(`error: brewkit.config.ts:${line}: target "fail": step "[fail] echo ${token}; exit 5" failed`);
+  });
+});
+
+describe("outputs marked onFailure", () => {
+  it("are exported from the filesystem the failing command left; others are not, and the run fails", async () => {
+    const token = randomUUID();
+    const config = `import { target, scratch } from "brewkit";
+${busyboxBase}
+export const test = target({
+  from: base,
+  workdir: "/src",
+  command: "mkdir -p reports/unit && echo '<testsuite failures=\\"1\\">${token}</testsuite>' > reports/junit.xml && echo ${token} > reports/unit/coverage.txt && ln -s junit.xml reports/latest.xml && mkdir -p out && echo built > out/app && echo 1 test failed; exit 1",
+  output: [
+    { artifact: "/src/reports", local: "reports", onFailure: true },
+    { artifact: "/src/out", local: "dist" },
+  ],
+});
+`;
+    const project = makeProject({ "brewkit.config.ts": config });
+    const result = await brewkit(["run", "test"], { cwd: project });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`error: brewkit.config.ts:${lineOf(config, "export const test")}: target "test": step "[test] mkdir -p reports/unit`);
+    expect(result.stderr).toContain("1 test failed");
+    expect(readFileSync(path.join(project, "reports/junit.xml"), "utf8")).toBe(`<testsuite failures="1">${token}</testsuite>\n`);
+    expect(readFileSync(path.join(project, "reports/unit/coverage.txt"), "utf8")).toBe(`${token}\n`);
+    expect(readlinkSync(path.join(project, "reports/latest.xml"))).toBe("junit.xml");
+    expect(existsSync(path.join(project, "dist"))).toBe(false);
+    // Nothing of brewkit's staging is left beside the output.
+    expect(readdirSync(project).filter((name) => name.includes("brewkit") && name !== "brewkit.config.ts")).toEqual([]);
+  });
+
+  it("are exported as usual when the build succeeds", async () => {
+    const token = randomUUID();
+    const project = makeProject({
+      "brewkit.config.ts": `import { target, scratch } from "brewkit";
+${busyboxBase}
+export const test = target({
+  from: base,
+  workdir: "/src",
+  command: "mkdir -p reports && echo ${token} > reports/junit.xml",
+  output: { artifact: "/src/reports", local: "reports", onFailure: true },
+});
+`,
+    });
+    const result = await brewkit(["run", "test"], { cwd: project });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/✔ test: \d+ steps.* → reports/);
+    expect(readFileSync(path.join(project, "reports/junit.xml"), "utf8")).toBe(`${token}\n`);
+  });
+
+  it("are not exported when the failure is in the target's base, and a missing artifact only warns", async () => {
+    const token = randomUUID();
+    const project = makeProject({
+      "brewkit.config.ts": `import { target, scratch } from "brewkit";
+${busyboxBase}
+export const broken = target({ from: base, command: "mkdir -p /src/reports && echo base > /src/reports/r.txt && exit 4 # ${token}" });
+export const viaBase = target({
+  from: broken,
+  command: "true",
+  output: { artifact: "/src/reports", local: "from-base", onFailure: true },
+});
+export const early = target({
+  from: base,
+  command: "echo ${token}; exit 2",
+  output: { artifact: "/src/reports", local: "early", onFailure: true },
+});
+`,
+    });
+    const viaBase = await brewkit(["run", "viaBase"], { cwd: project });
+    expect(viaBase.code).toBe(1);
+    expect(viaBase.stderr).toContain('step "[broken] mkdir -p /src/reports');
+    expect(existsSync(path.join(project, "from-base"))).toBe(false);
+
+    const early = await brewkit(["run", "early"], { cwd: project });
+    expect(early.code).toBe(1);
+    expect(early.stderr).toContain(`warning: output[0] of target "early" (onFailure) was not written: /src/reports is not in the failed command's filesystem`);
+    expect(early.stderr).toContain('target "early": step');
+    expect(existsSync(path.join(project, "early"))).toBe(false);
   });
 });
