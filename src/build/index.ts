@@ -11,7 +11,7 @@ import { secretsService } from "../session/secrets-service.ts";
 import { sshAgentSockets, sshService } from "../session/ssh-service.ts";
 import type { SessionService } from "../session/services.ts";
 import { withGatewayBuild } from "../solve/gateway-build.ts";
-import { mergeByTarget, solveWaves, type SolveResult } from "../solve/index.ts";
+import { mergeByTarget, solveWaves, type FailedCommand, type SolveResult } from "../solve/index.ts";
 import { readConfigSources } from "./config-sources.ts";
 import { locatedImageFailure, missingArtifact } from "./failures.ts";
 import { variableRounds } from "./variables.ts";
@@ -43,6 +43,8 @@ export interface BuildOptions {
   onExportDirs?: (dirs: string[]) => void;
   /** Something the user should know that does not stop the build. */
   onWarning?: (message: string) => void;
+  /** Told when one of a target's commands fails, before the failure is reported (`run --interactive` opens a shell in it). */
+  onFailedCommand?: (failed: FailedCommand) => Promise<void>;
   signal?: AbortSignal;
 }
 
@@ -120,7 +122,7 @@ export async function prepareBuild(control: ControlClient, plan: Plan, options: 
  * so that output is redacted even when a step prints a value it did not mount (one kept
  * in a cached layer, say).
  */
-async function sessionServices(plan: Plan, options: BuildOptions): Promise<SessionService[]> {
+export async function sessionServices(plan: Plan, options: Pick<BuildOptions, "secrets" | "sshFlags" | "onWarning">): Promise<SessionService[]> {
   const targets = everyPlannedTarget(plan);
   const secrets = targets.flatMap((t) => t.secrets.map((s) => ({ id: s.id, optional: s.optional })));
   const sshIds = [...new Set(targets.flatMap((t) => (t.ssh ? [t.ssh.id] : [])))];
@@ -146,10 +148,11 @@ export async function buildPlan(control: ControlClient, plan: Plan, options: Bui
   const services = await sessionServices(plan, options);
   const redactor = options.secrets.redactor;
   const prepared = await prepareBuild(control, plan, { ...options, services, redactor });
-  options.onExportDirs?.([...new Set(prepared.waves.flat().flatMap(phasesOf).flat().flatMap((job) => job.exports.map((e) => e.dest)))]);
+  const interactive = options.onFailedCommand !== undefined;
+  options.onExportDirs?.([...new Set(prepared.waves.flat().flatMap((c) => phasesOf(c)).flat().flatMap((job) => job.exports.map((e) => e.dest)))]);
   const solveJob = (job: CompiledJob) => ({ ...job, services, entitlements: job.requirements.entitlements, explainFailure: job.output && missingArtifact(plan, job.name, job.output) });
-  const jobs = prepared.waves.map((wave) => wave.map((compiled) => phasesOf(compiled).map((phase) => phase.map(solveJob))));
-  const listeners = { onEvent: options.onEvent, onStatus: options.onStatus, onWarning: options.onWarning, onExportWait: options.onExportWait, redactor };
+  const jobs = prepared.waves.map((wave) => wave.map((compiled) => phasesOf(compiled, { interactive }).map((phase) => phase.map(solveJob))));
+  const listeners = { onEvent: options.onEvent, onStatus: options.onStatus, onWarning: options.onWarning, onExportWait: options.onExportWait, onFailedCommand: options.onFailedCommand, redactor };
   const results = await solveWaves(control, jobs, { sharedKey: options.sharedKey, ...listeners, signal: options.signal });
   return { results: mergeByTarget(results), prepared };
 }

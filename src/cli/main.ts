@@ -29,7 +29,10 @@ cli
   .option("--secret <spec>", "Secret value: id=NAME,env=VARIABLE or id=NAME,src=FILE (repeatable)")
   .option("--ssh <spec>", "SSH agent to forward: default, or ID=SOCKET (repeatable; default uses SSH_AUTH_SOCK)")
   .option("--watch", "Keep watching the inputs and rebuild on changes")
+  .option("-i, --interactive", "When a command fails, open a shell in its container (its files, mounts, env, workdir and user as it left them); needs a terminal")
+  .option("--shell <cmd>", "The shell --interactive opens (default: /bin/sh)")
   .example("brewkit run build")
+  .example("brewkit run -i test")
   .action(async (targets: string[], options) => (await import("./run-command.ts")).runCommand(targets, options));
 
 cli
@@ -37,7 +40,17 @@ cli
   .option("--progress <mode>", "Progress output: auto, tty, plain, rawjson or quiet", { default: "auto" })
   .option("--secret <spec>", "Secret value: id=NAME,env=VARIABLE or id=NAME,src=FILE (repeatable)")
   .option("--ssh <spec>", "SSH agent to forward: default, or ID=SOCKET (repeatable)")
+  .option("-i, --interactive", "When a command fails, open a shell in its container; needs a terminal")
+  .option("--shell <cmd>", "The shell --interactive opens (default: /bin/sh)")
   .action(async (targets: string[], options) => (await import("./watch-command.ts")).watchCommand(targets, options));
+
+cli
+  .command("shell <target>", "Build a target and open a shell on its result, with its commands' env, workdir, user, caches, secrets and ssh; needs a terminal")
+  .option("--shell <cmd>", "The shell to run (default: /bin/sh)")
+  .option("--progress <mode>", "Progress output of the build: auto, tty, plain, rawjson or quiet", { default: "auto" })
+  .option("--secret <spec>", "Secret value: id=NAME,env=VARIABLE or id=NAME,src=FILE (repeatable)")
+  .option("--ssh <spec>", "SSH agent to forward: default, or ID=SOCKET (repeatable)")
+  .action(async (target: string, options) => (await import("./shell-command.ts")).shellCommand(target, options));
 
 cli
   .command("definition <target>", "Print the LLB definition of a target's build (JSON, or protobuf bytes for `buildctl build`)")

@@ -7,6 +7,7 @@ import { codecFor } from "../proto/registry.ts";
 import type {
   Google_Rpc_Status as RpcStatus,
   Fsutil_Types_Stat as Stat,
+  Moby_Buildkit_V1_Frontend_InitMessage as InitMessage,
   Moby_Buildkit_V1_Frontend_NewContainerRequest as NewContainerRequest,
   Moby_Buildkit_V1_Frontend_PongResponse as PongResponse,
   Moby_Buildkit_V1_Frontend_ReadDirRequest as ReadDirRequest,
@@ -23,6 +24,7 @@ import type {
   Pb_Definition,
 } from "../proto/generated.ts";
 import type { DaemonAddress } from "./address.ts";
+import { ContainerProcess, type ProcessIo } from "./container-process.ts";
 import { readAnswer, type ControlClient } from "./control.ts";
 import { GrpcCallError } from "./grpc-connection.ts";
 import { unreachableError } from "./unreachable.ts";
@@ -122,6 +124,11 @@ export class GatewayClient {
    */
   async newContainer(request: NewContainerRequest): Promise<void> {
     await this.call<NewContainerRequest, object>("NewContainer", "NewContainerRequest", "NewContainerResponse", request);
+  }
+
+  /** Starts a process (`init`) in a container made by `newContainer`; its output goes to `io`. */
+  startProcess(init: InitMessage, io: ProcessIo): ContainerProcess {
+    return new ContainerProcess(this.control.connection, { [buildIdMetadataKey]: this.buildId }, init, io, this.signal);
   }
 
   /** Releases a container made by `newContainer` (its processes are killed). */

@@ -71,16 +71,21 @@ export function compileTarget(plan: Plan, name: string, options: CompileOptions)
         return job(marshal(artifact, marshalOptions), [output.export], { index: output.index, path: output.path, step });
       });
   const onFailure = outputs.filter((o) => o.onFailure).map(({ index, path, export: e }) => ({ index, path, export: e }));
-  const failureProbe = onFailure.length === 0 ? [] : [{ ...job(marshal(state, marshalOptions), []), failureExports: onFailure }];
+  const gatewayBuild = { ...job(outputs.length === 0 ? builds[0]!.definition : marshal(state, marshalOptions), []), failureExports: onFailure };
   const mirrored = mirroredCaches(plan, target);
   const seeds = mirrored.map(({ owner, cache }) => job(marshal(seedStep(compiler, owner, compiler.build(owner, true), cache, options.runId ?? "unset"), marshalOptions), []));
   const writeBacks = mirrored.map(({ cache }) => job(marshal(writeBackStep(target, state, cache, options.runId ?? "unset"), marshalOptions), [{ dest: cache.hostDir!, incremental: true, within: plan.projectDir }]));
-  return { seed: seeds, failureProbe, build: builds, writeBack: writeBacks };
+  return { seed: seeds, gatewayBuild, build: builds, writeBack: writeBacks };
 }
 
-/** The Solves of a compiled target in the order they must run; jobs within a phase run together. */
-export function phasesOf(compiled: CompiledTarget): CompiledJob[][] {
-  return [compiled.seed, compiled.failureProbe, compiled.build, compiled.writeBack].filter((phase) => phase.length > 0);
+/**
+ * The Solves of a compiled target in the order they must run; jobs within a phase run
+ * together. The target is built through the gateway first when it has outputs to
+ * export on failure, or when `interactive` (a shell opens in a command that fails).
+ */
+export function phasesOf(compiled: CompiledTarget, options: { interactive?: boolean } = {}): CompiledJob[][] {
+  const gateway = options.interactive || compiled.gatewayBuild.failureExports!.length > 0 ? [compiled.gatewayBuild] : [];
+  return [compiled.seed, gateway, compiled.build, compiled.writeBack].filter((phase) => phase.length > 0);
 }
 
 /** A variable's command, compiled so that its standard output ends up in a file of the result. */
@@ -112,4 +117,23 @@ export function compileVariable(plan: Plan, variable: Variable, options: Compile
     valuePath: "/value",
     requirements: compiler.requirements,
   };
+}
+
+/** A target's result, and a command set up as one of its steps would run (env, workdir, user, mounts, secrets). */
+export interface CompiledShell {
+  /** The target's result. */
+  result: Definition;
+  /** The command as a step on the result; it is not solved, its exec op describes the shell's container. */
+  step: Definition;
+  localDirs: Map<string, CompiledLocalDir>;
+  requirements: Requirements;
+}
+
+/** Compiles what `brewkit shell` needs: the target's result and `argv` as a step of the target on it. */
+export function compileShell(plan: Plan, name: string, options: CompileOptions, argv: string[]): CompiledShell {
+  const compiler = new TargetCompiler(plan, options);
+  const state = compiler.stateOf(name);
+  const step = compiler.run(plan.targets.get(name)!, state, argv);
+  const marshalOptions = marshalOptionsOf(options);
+  return { result: marshal(state, marshalOptions), step: marshal(step.root(), marshalOptions), localDirs: compiler.localDirs, requirements: compiler.requirements };
 }

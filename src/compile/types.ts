@@ -72,8 +72,11 @@ export interface FailureExport {
 export interface CompiledTarget {
   /** Fill mirrored caches from their host folders (before the build). */
   seed: CompiledJob[];
-  /** Build the target through the gateway, for outputs exported on failure (before the build's exports). */
-  failureProbe: CompiledJob[];
+  /**
+   * The target's build through the gateway (its `failureExports` set, maybe empty): run
+   * before the build's Solves when a failed command must be reached (see `phasesOf`).
+   */
+  gatewayBuild: CompiledJob;
   /** The build: one Solve per output, or one build-only Solve. */
   build: CompiledJob[];
   /** Copy mirrored caches back to their host folders (after the build). */

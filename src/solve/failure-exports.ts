@@ -1,45 +1,67 @@
+import type { ProcessExit } from "../client/container-process.ts";
 import type { GatewayClient } from "../client/gateway.ts";
-import { errorDetailsOf } from "../client/error-details.ts";
+import { errorDetailsOf, type FailedSolve } from "../client/error-details.ts";
 import type { FailureExport } from "../compile/index.ts";
 import { exportResultPath, type ResultReader } from "../filesync/result-export.ts";
 import type { Stat } from "../filesync/index.ts";
 import type { Fsutil_Types_Stat as WireStat } from "../proto/generated.ts";
 import { emptyTransferStats } from "../session/file-services.ts";
 import { newId } from "../session/ids.ts";
+import { runShell, type ShellTerminal } from "./debug-shell.ts";
 import { withGatewayBuild } from "./gateway-build.ts";
+import { failedStep } from "./step-failure.ts";
 import type { SolveJob, SolveOptions, SolveResult } from "./index.ts";
 
+/** A command that failed, with its container at hand: for a shell in it (`run --interactive`). */
+export interface FailedCommand {
+  /** The target being built. */
+  target: string;
+  /** The failure, as the run reports it. */
+  error: Error;
+  /** Runs `shell` in a container with the failed command's filesystems and mounts as it left them, and its env, workdir and user. */
+  runShell(shell: readonly string[], terminal: ShellTerminal): Promise<ProcessExit>;
+}
+
 /**
- * Builds a target that has outputs to export on failure through the gateway, so that
- * the failed command's filesystem can be reached: when one of the target's own
- * commands fails, those outputs are exported from the root filesystem it left (the
- * daemon names it in its error details), then the failure is reported as usual. A
- * build that succeeds exports nothing here; the target's normal Solves follow.
+ * Builds a target through the gateway first, so that a failed command's filesystem
+ * can be reached (the daemon names its mounts' results in its error details): outputs
+ * marked onFailure are exported from the root filesystem the failed command left, if
+ * the command is one of the target's own, and `onFailedCommand` may open a shell in its
+ * container; then the failure is reported as usual. A build that succeeds exports
+ * nothing here; the target's normal Solves follow (and find every step cached).
  */
-export async function solveWithFailureExports(control: Parameters<typeof withGatewayBuild>[0], job: SolveJob & { failureExports: FailureExport[] }, options: SolveOptions): Promise<SolveResult> {
+export async function solveThroughGateway(control: Parameters<typeof withGatewayBuild>[0], job: SolveJob & { failureExports: FailureExport[] }, options: SolveOptions): Promise<SolveResult> {
   const started = Date.now();
   const { onEvent, onStatus, onWarning, redactor, sharedKey, signal } = options;
-  const gatewayOptions = { name: job.name, sharedKey, localDirs: job.localDirs, services: job.services, entitlements: job.entitlements, signal, onEvent, onStatus, onWarning, redactor, subject: `target "${job.name}"` };
+  const subject = `target "${job.name}"`;
+  const gatewayOptions = { name: job.name, sharedKey, localDirs: job.localDirs, services: job.services, entitlements: job.entitlements, signal, onEvent, onStatus, onWarning, redactor, subject };
   return withGatewayBuild(control, gatewayOptions, async (bridge, progress) => {
     try {
       await bridge.solve(job.definition, { evaluate: true });
     } catch (err) {
-      await exportFailedOutputs(bridge, job, err, options);
+      const failed = errorDetailsOf(err)?.solve;
+      if (failed?.op.exec) {
+        await exportFailedOutputs(bridge, job, failed, options);
+        if (options.onFailedCommand) {
+          const error = failedStep({ target: job.name, subject, error: err, tracker: progress }) ?? (err as Error);
+          const container = { exec: failed.op.exec, resultIds: failed.mountIds };
+          await options.onFailedCommand({ target: job.name, error, runShell: (shell, terminal) => runShell(bridge, container, shell, terminal) });
+        }
+      }
       throw err;
     }
     return { name: job.name, summary: progress.summary(), vertices: progress.all, transfer: emptyTransferStats(), durationMs: Date.now() - started, firstBuild: true };
   });
 }
 
-async function exportFailedOutputs(bridge: GatewayClient, job: SolveJob & { failureExports: FailureExport[] }, err: unknown, options: SolveOptions): Promise<void> {
-  const failed = errorDetailsOf(err)?.solve;
+async function exportFailedOutputs(bridge: GatewayClient, job: SolveJob & { failureExports: FailureExport[] }, failed: FailedSolve, options: SolveOptions): Promise<void> {
   // Only a failure of the target's own commands: a base target that failed left no such filesystem.
-  if (!failed?.op.exec || !failed.description["llb.customname"]?.startsWith(`[${job.name}] `)) return;
-  const root = failed.op.exec.mounts?.findIndex((m) => m.dest === "/") ?? -1;
+  if (job.failureExports.length === 0 || !failed.description["llb.customname"]?.startsWith(`[${job.name}] `)) return;
+  const root = failed.op.exec?.mounts?.findIndex((m) => m.dest === "/") ?? -1;
   const ref = root >= 0 ? failed.mountIds[root] : undefined;
   if (!ref) return;
   // The failed filesystem is reachable through a container made of it (no process runs in it).
-  const container = `brewkit-failed-${newId()}`;
+  const container = newId();
   await bridge.newContainer({ ContainerID: container, Mounts: [{ dest: "/", resultID: ref, readonly: true, mountType: 0 }] });
   try {
     await exportEach(containerReader(bridge, container), job, options);

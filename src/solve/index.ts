@@ -8,7 +8,7 @@ import { BuildSession } from "../session/session.ts";
 import { trace } from "../trace.ts";
 import type { FailureExport } from "../compile/index.ts";
 import { exportWriteError } from "./export-failure.ts";
-import { solveWithFailureExports } from "./failure-exports.ts";
+import { solveThroughGateway, type FailedCommand } from "./failure-exports.ts";
 import { followStatus, type StatusListeners } from "./status.ts";
 import { failedStep } from "./step-failure.ts";
 import type { SessionService } from "../session/services.ts";
@@ -28,7 +28,11 @@ export interface SolveJob {
   services?: SessionService[];
   /** Says what a failed step means for this job, when the caller knows better than the step's own error. */
   explainFailure?: (failed: VertexState) => Error | undefined;
-  /** Outputs exported when one of the target's commands fails: the job builds the target through the gateway, exporting nothing else. */
+  /**
+   * Set on a job that builds a target through the gateway first (exporting nothing
+   * else), so that a failed command can be reached: these outputs are exported from
+   * the filesystem it left, and `onFailedCommand` is told.
+   */
   failureExports?: FailureExport[];
 }
 
@@ -40,6 +44,8 @@ export interface SolveOptions extends StatusListeners {
   signal?: AbortSignal;
   /** Told when an export waits for another process moving files into the same project. */
   onExportWait?: (dest: string, pid: number) => void;
+  /** Told when a command of a job built through the gateway failed, before the failure is reported: e.g. to open a shell in it. */
+  onFailedCommand?: (failed: FailedCommand) => Promise<void>;
 }
 
 /** What one finished Solve reports. */
@@ -58,7 +64,7 @@ const statusDrainMs = 5_000;
 
 /** Runs one job on the daemon and waits for its exports to land on the host. */
 export async function solveJob(control: ControlClient, job: SolveJob, options: SolveOptions): Promise<SolveResult> {
-  if (job.failureExports) return solveWithFailureExports(control, { ...job, failureExports: job.failureExports }, options);
+  if (job.failureExports) return solveThroughGateway(control, { ...job, failureExports: job.failureExports }, options);
   const started = Date.now();
   const exports = new Map(job.exports.map((target, index) => [index, target]));
   const session = new BuildSession({ localDirs: job.localDirs, exports, sharedKey: options.sharedKey, services: job.services, onExportWait: options.onExportWait });
@@ -104,6 +110,9 @@ export async function solveJob(control: ControlClient, job: SolveJob, options: S
 
 /** The Solves of one target in phases: jobs of a phase run together, phases in order. */
 export type TargetPhases = SolveJob[][];
+
+export type { FailedCommand } from "./failure-exports.ts";
+export type { ShellTerminal } from "./debug-shell.ts";
 
 /** Runs waves of targets: targets of one wave in parallel, each through its phases; waves in order. */
 export async function solveWaves(control: ControlClient, waves: TargetPhases[][], options: SolveOptions): Promise<SolveResult[]> {
