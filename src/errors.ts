@@ -1,3 +1,7 @@
+import { errorCodes, type ErrorCode } from "./error-codes.ts";
+
+export { errorCodes, isGatewayFailure, type ErrorCode, type ErrorCodeInfo } from "./error-codes.ts";
+
 /** Where in a user's config an error comes from. */
 export interface ErrorContext {
   /** Config file the offending definition lives in. */
@@ -12,19 +16,20 @@ export interface ErrorContext {
 
 /**
  * Base of every error brewkit reports to a user. `code` is stable and machine
- * readable; `message` says what is wrong; `hint` says how to fix it. The CLI prints
- * these without a stack trace (unless --debug).
+ * readable (one of `errorCodes`); `message` says what is wrong; `hint` says how to fix
+ * it (the code's own hint when the error has none more precise). The CLI prints these
+ * without a stack trace (unless --debug).
  */
 export class BrewkitError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly hint: string | undefined;
   readonly context: ErrorContext;
 
-  constructor(code: string, message: string, options: { hint?: string; context?: ErrorContext; cause?: unknown } = {}) {
+  constructor(code: ErrorCode, message: string, options: { hint?: string; context?: ErrorContext; cause?: unknown } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
-    this.hint = options.hint;
+    this.hint = options.hint ?? errorCodes[code].hint;
     this.context = options.context ?? {};
   }
 

@@ -92,7 +92,8 @@ cli.version(version);
 async function report(err: unknown, debug: boolean): Promise<number> {
   if (err instanceof BrewkitError) {
     process.stderr.write(`error: ${err.message}\n`);
-    if (err.hint) process.stderr.write(`hint: ${err.hint}\n`);
+    // A run the user stopped needs no fix.
+    if (err.hint && err.code !== "CANCELLED") process.stderr.write(`hint: ${err.hint}\n`);
     if (debug) {
       process.stderr.write(`${err.stack}\n`);
       // Loaded only here: decoding the daemon's details needs the protobuf schema.

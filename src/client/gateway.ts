@@ -1,4 +1,4 @@
-import { BuildError } from "../errors.ts";
+import { BuildError, type ErrorCode } from "../errors.ts";
 import { GrpcStatus } from "../grpc/wire.ts";
 import type { Platform } from "../llb/platform.ts";
 import { platformToPb } from "../llb/platform.ts";
@@ -212,7 +212,7 @@ export function isUnknownBuild(err: unknown): boolean {
   return grpcCodeOf(err) === GrpcStatus.NOT_FOUND && /no such job/.test(message);
 }
 
-const errorCodes: Record<string, string> = {
+const errorCodes: Record<string, ErrorCode> = {
   Solve: "GATEWAY_SOLVE_FAILED",
   ReadFile: "GATEWAY_READ_FAILED",
   ReadFileContainer: "GATEWAY_READ_FAILED",

@@ -1,4 +1,4 @@
-import { BuildError } from "../errors.ts";
+import { BuildError, type ErrorCode } from "../errors.ts";
 
 /** Why a registry lookup failed, as far as the daemon's message tells. */
 export type RegistryFailure = "not-found" | "unauthorized" | "unreachable" | "other";
@@ -21,7 +21,7 @@ export class ImageLookupError extends BuildError {
   constructor(
     /** The image reference as written. */
     readonly ref: string,
-    code: string,
+    code: ErrorCode,
     message: string,
     options: { hint?: string; cause?: unknown; context?: BuildError["context"] },
   ) {

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { ControlClient } from "../client/control.ts";
 import { GatewayClient, isUnknownBuild } from "../client/gateway.ts";
-import { BrewkitError, BuildError, DaemonError } from "../errors.ts";
+import { BrewkitError, BuildError, DaemonError, isGatewayFailure } from "../errors.ts";
 import type { ProgressTracker } from "../progress/index.ts";
 import type { LocalDir } from "../session/file-services.ts";
 import { newId } from "../session/ids.ts";
@@ -108,7 +108,7 @@ async function waitForRegistration(bridge: GatewayClient, solved: Promise<{ ok: 
 
 /** Adds the failed step's output to a gateway call's failure, when the daemon reported it. */
 function withStepOutput(err: Error, tracker: ProgressTracker, name: string, subject: string): Error {
-  if (!(err instanceof BrewkitError) || !err.code.startsWith("GATEWAY_")) return err;
+  if (!(err instanceof BrewkitError) || !isGatewayFailure(err.code)) return err;
   // Without details naming the step, the call's message contains the vertex's error; an
   // unrelated earlier failure must not match.
   const fallback = tracker.all.find((v) => v.error && !v.error.endsWith("context canceled") && err.message.includes(v.error));
