@@ -1,6 +1,6 @@
 import type { ControlClient } from "../client/control.ts";
 import { BuildError, BrewkitError } from "../errors.ts";
-import type { ProgressTracker, ProgressSummary, VertexState } from "../progress/index.ts";
+import { summarize, type ProgressTracker, type ProgressSummary, type VertexState } from "../progress/index.ts";
 import type { Pb_Definition } from "../proto/generated.ts";
 import type { LocalDir, LocalExportTarget, TransferStats } from "../session/file-services.ts";
 import { newId } from "../session/ids.ts";
@@ -8,7 +8,7 @@ import { BuildSession } from "../session/session.ts";
 import { trace } from "../trace.ts";
 import type { FailureExport } from "../compile/index.ts";
 import { exportWriteError } from "./export-failure.ts";
-import { solveThroughGateway, type FailedCommand } from "./failure-exports.ts";
+import { solveThroughGateway, type FailedCommand } from "./through-gateway.ts";
 import { followStatus, type StatusListeners } from "./status.ts";
 import { failedStep } from "./step-failure.ts";
 import type { SessionService } from "../session/services.ts";
@@ -111,7 +111,7 @@ export async function solveJob(control: ControlClient, job: SolveJob, options: S
 /** The Solves of one target in phases: jobs of a phase run together, phases in order. */
 export type TargetPhases = SolveJob[][];
 
-export type { FailedCommand } from "./failure-exports.ts";
+export type { FailedCommand } from "./through-gateway.ts";
 export type { ShellTerminal } from "./debug-shell.ts";
 
 /** Runs waves of targets: targets of one wave in parallel, each through its phases; waves in order. */
@@ -171,14 +171,4 @@ export function mergeByTarget(results: SolveResult[]): SolveResult[] {
     m.transfer.bytesReceived += r.transfer.bytesReceived;
   }
   return [...merged.values()];
-}
-
-/** Counts of `vertices`, as the tracker counts a build's steps. */
-function summarize(vertices: readonly VertexState[]): ProgressSummary {
-  return {
-    total: vertices.length,
-    completed: vertices.filter((v) => v.completed !== undefined && !v.error).length,
-    cached: vertices.filter((v) => v.cached).length,
-    errored: vertices.filter((v) => v.error).length,
-  };
 }

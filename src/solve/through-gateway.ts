@@ -1,4 +1,5 @@
 import type { ProcessExit } from "../client/container-process.ts";
+import type { ControlClient } from "../client/control.ts";
 import type { GatewayClient } from "../client/gateway.ts";
 import { errorDetailsOf, type FailedSolve } from "../client/error-details.ts";
 import type { FailureExport } from "../compile/index.ts";
@@ -30,7 +31,7 @@ export interface FailedCommand {
  * container; then the failure is reported as usual. A build that succeeds exports
  * nothing here; the target's normal Solves follow (and find every step cached).
  */
-export async function solveThroughGateway(control: Parameters<typeof withGatewayBuild>[0], job: SolveJob & { failureExports: FailureExport[] }, options: SolveOptions): Promise<SolveResult> {
+export async function solveThroughGateway(control: ControlClient, job: SolveJob & { failureExports: FailureExport[] }, options: SolveOptions): Promise<SolveResult> {
   const started = Date.now();
   const { onEvent, onStatus, onWarning, redactor, sharedKey, signal } = options;
   const subject = `target "${job.name}"`;
