@@ -78,10 +78,10 @@ const failingConfig = (token: string) => `import { cache, target, scratch } from
 ${busyboxBase}
 export const failing = target({
   from: base,
-  workdir: "/work",
+  workdir: "/workspace",
   env: { GREETING: "hello-${token}" },
   cache: [cache("interactive-${token}", "/cache")],
-  command: "echo written-${token} > /work/left.txt && echo cached-${token} > /cache/kept.txt && echo the step failed; exit 7",
+  command: "echo written-${token} > /workspace/left.txt && echo cached-${token} > /cache/kept.txt && echo the step failed; exit 7",
 });
 `;
 
@@ -93,12 +93,12 @@ describe("run --interactive", () => {
     let at = await term.waitFor(/exit the shell to end the run/);
     at = await term.waitFor(/# /, at);
 
-    term.type(`cat /work/left.txt /cache/kept.txt; echo "$GREETING in $(pwd)"; stty size; echo done-$((40+2))\r`);
+    term.type(`cat /workspace/left.txt /cache/kept.txt; echo "$GREETING in $(pwd)"; stty size; echo done-$((40+2))\r`);
     at = await term.waitFor(/done-42/, at);
     const seen = term.output.slice(0, at);
     expect(seen).toContain(`written-${token}`);
     expect(seen).toContain(`cached-${token}`);
-    expect(seen).toContain(`hello-${token} in /work`);
+    expect(seen).toContain(`hello-${token} in /workspace`);
     expect(seen).toMatch(/\b33 111\b/);
 
     // The terminal is resized: the shell's terminal follows.
