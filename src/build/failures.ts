@@ -1,9 +1,10 @@
-import type { CollectedOutput, CompiledImageExport } from "../compile/index.ts";
+import type { CollectedOutput, CompiledImageExport, ConfigSource } from "../compile/index.ts";
 import { loginHint, tlsHint } from "../registry/errors.ts";
 import { registryOfRef } from "../registry/hosts.ts";
-import { classifyRegistryFailure, isTlsFailure } from "../resolve/index.ts";
+import { classifyRegistryFailure, ImageLookupError, isTlsFailure } from "../resolve/index.ts";
 import { BuildError } from "../errors.ts";
-import type { Plan } from "../plan/index.ts";
+import { normalizeImageRef } from "../llb/index.ts";
+import { everyPlannedTarget, type Plan } from "../plan/index.ts";
 import type { VertexState } from "../progress/index.ts";
 
 /**
@@ -75,4 +76,26 @@ function registryFailure(name: string, ref: string, detail: string, doing: strin
     default:
       return undefined;
   }
+}
+
+/**
+ * A failed image lookup, located: the lookup happens before any op is solved, so the
+ * daemon's error cannot carry the config's lines; it names the first target (in the
+ * plan's order) whose base is the image, as BuildKit's Dockerfile frontend names the
+ * `FROM` line of an image it could not resolve.
+ */
+export function locatedImageFailure(plan: Plan, sources: ReadonlyMap<string, ConfigSource>, err: unknown): unknown {
+  if (!(err instanceof ImageLookupError)) return err;
+  const users = everyPlannedTarget(plan).filter((t) => t.base.kind === "image" && normalizeImageRef(t.base.ref) === err.ref);
+  const t = users.find((u) => u.definedAt) ?? users[0];
+  if (!t) return err;
+  const at = t.definedAt;
+  const file = at ? (sources.get(at.file)?.name ?? at.file) : undefined;
+  const where = at ? `${file}:${at.line}: ` : "";
+  const more = users.length > 1 ? ` (and ${users.length - 1} more)` : "";
+  return new ImageLookupError(err.ref, err.code, `${where}target "${t.name}"${more}, field "from": ${err.message}`, {
+    hint: err.hint,
+    context: { target: t.name, field: "from", ...(at ? { file, line: at.line } : {}) },
+    cause: err,
+  });
 }

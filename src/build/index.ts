@@ -16,8 +16,9 @@ import { withGatewayBuild } from "../solve/gateway-build.ts";
 import { LocalContentStore } from "../contentstore/local-store.ts";
 import { localCacheDirs, type CacheOptions } from "../solve/cache-options.ts";
 import { contentService } from "../session/content-service.ts";
-import { mergeByTarget, solveWaves, type SolveResult } from "../solve/index.ts";
-import { cacheExportFailure, imageExportFailure, missingArtifact } from "./failures.ts";
+import { mergeByTarget, solveWaves, type FailedCommand, type SolveResult } from "../solve/index.ts";
+import { readConfigSources } from "./config-sources.ts";
+import { cacheExportFailure, imageExportFailure, locatedImageFailure, missingArtifact } from "./failures.ts";
 import { variableRounds } from "./variables.ts";
 
 /** What a build needs besides the plan. */
@@ -51,6 +52,8 @@ export interface BuildOptions {
   onExportDirs?: (dirs: string[]) => void;
   /** Something the user should know that does not stop the build. */
   onWarning?: (message: string) => void;
+  /** Told when one of a target's commands fails, before the failure is reported (`run --interactive` opens a shell in it). */
+  onFailedCommand?: (failed: FailedCommand) => Promise<void>;
   signal?: AbortSignal;
 }
 
@@ -99,7 +102,8 @@ export async function prepareBuild(control: ControlClient, plan: Plan, options: 
   const imageConfigsByPlatform = new Map<string, Map<string, ImageConfig>>();
   const variables = new Map<Variable, string>();
   const bases = imageBases(plan, options.platform);
-  const compileOptions: CompileOptions = { platform: options.platform, localUniqueId: options.localUniqueId ?? options.runId, runId: options.runId, imageConfigs, imageConfigsByPlatform, variables };
+  const configSources = readConfigSources(plan);
+  const compileOptions: CompileOptions = { platform: options.platform, localUniqueId: options.localUniqueId ?? options.runId, runId: options.runId, imageConfigs, imageConfigsByPlatform, variables, configSources };
   if (bases.length > 0 || plan.variables.size > 0) {
     // Dirs are added as variables are compiled; the session looks names up when asked.
     const localDirs = new Map<string, CompiledLocalDir>();
@@ -109,7 +113,9 @@ export async function prepareBuild(control: ControlClient, plan: Plan, options: 
       for (const base of bases) byPlatform.set(formatPlatform(base.platform), [...(byPlatform.get(formatPlatform(base.platform)) ?? []), base]);
       await Promise.all(
         [...byPlatform.values()].map(async (group) => {
-          const configs = await resolveImageConfigsWith(bridge, group.map((b) => b.ref), group[0]!.platform);
+          const configs = await resolveImageConfigsWith(bridge, group.map((b) => b.ref), group[0]!.platform).catch((err: unknown) => {
+            throw locatedImageFailure(plan, configSources, err);
+          });
           for (const b of group) {
             if (b.variant === undefined) imageConfigs.set(b.key, configs.get(b.ref)!);
             else {
@@ -142,7 +148,7 @@ export async function prepareBuild(control: ControlClient, plan: Plan, options: 
  * so that output is redacted even when a step prints a value it did not mount (one kept
  * in a cached layer, say).
  */
-async function sessionServices(plan: Plan, options: BuildOptions, cacheStores: readonly LocalContentStore[]): Promise<SessionService[]> {
+export async function sessionServices(plan: Plan, options: Pick<BuildOptions, "secrets" | "sshFlags" | "onWarning" | "credentials">, cacheStores: readonly LocalContentStore[] = []): Promise<SessionService[]> {
   const targets = everyPlannedTarget(plan);
   const secrets = targets.flatMap((t) => t.secrets.map((s) => ({ id: s.id, optional: s.optional })));
   const sshIds = [...new Set(targets.flatMap((t) => (t.ssh ? [t.ssh.id] : [])))];
@@ -181,7 +187,8 @@ async function runPlan(control: ControlClient, plan: Plan, options: BuildOptions
   const services = await sessionServices(plan, options, cacheStores);
   const redactor = options.secrets.redactor;
   const prepared = await prepareBuild(control, plan, { ...options, services, redactor });
-  options.onExportDirs?.([...new Set(prepared.waves.flat().flatMap(phasesOf).flat().flatMap((job) => [...job.exports.map((e) => e.dest), ...(job.image?.file ? [job.image.file.path] : [])]))]);
+  const interactive = options.onFailedCommand !== undefined;
+  options.onExportDirs?.([...new Set(prepared.waves.flat().flatMap((c) => phasesOf(c)).flat().flatMap((job) => [...job.exports.map((e) => e.dest), ...(job.image?.file ? [job.image.file.path] : [])]))]);
   // The requested targets' builds hold everything the run built on the way (their bases are in their graphs).
   const exportsCache = new Set(prepared.waves.flat().filter((t) => plan.requested.includes(t.build[0]?.name ?? "")).flatMap((t) => t.build));
   const cacheRefs = (options.cache?.exports ?? []).filter((e) => e.type === "registry").map((e) => e.attrs.ref!);
@@ -190,8 +197,8 @@ async function runPlan(control: ControlClient, plan: Plan, options: BuildOptions
     const explainFailure = (failed: VertexState) => explainers.map((explain) => explain(failed)).find((e) => e !== undefined);
     return { ...job, services, exportCache: exportsCache.has(job), entitlements: job.requirements.entitlements, explainFailure };
   };
-  const jobs = prepared.waves.map((wave) => wave.map((compiled) => phasesOf(compiled).map((phase) => phase.map(solveJob))));
-  const listeners = { onEvent: options.onEvent, onStatus: options.onStatus, onWarning: options.onWarning, onExportWait: options.onExportWait, redactor };
+  const jobs = prepared.waves.map((wave) => wave.map((compiled) => phasesOf(compiled, { interactive }).map((phase) => phase.map(solveJob))));
+  const listeners = { onEvent: options.onEvent, onStatus: options.onStatus, onWarning: options.onWarning, onExportWait: options.onExportWait, onFailedCommand: options.onFailedCommand, redactor };
   const results = await solveWaves(control, jobs, { sharedKey: options.sharedKey, ...listeners, signal: options.signal, cache: options.cache });
   return { results: mergeByTarget(results), prepared };
 }

@@ -31,7 +31,10 @@ cli
   .option("--cache-to <spec>", "Export the build cache, buildx syntax: type=registry,ref=REF[,mode=max], type=inline or type=local,dest=DIR (repeatable; replaces the config's buildCache)")
   .option("--cache-from <spec>", "Import build cache: type=registry,ref=REF, type=local,src=DIR, or just REF (repeatable; replaces the config's buildCache)")
   .option("--watch", "Keep watching the inputs and rebuild on changes")
+  .option("-i, --interactive", "When a command fails, open a shell in its container (its files, mounts, env, workdir and user as it left them); needs a terminal")
+  .option("--shell <cmd>", "The shell --interactive opens (default: /bin/sh)")
   .example("brewkit run build")
+  .example("brewkit run -i test")
   .action(async (targets: string[], options) => (await import("./run-command.ts")).runCommand(targets, options));
 
 cli
@@ -39,7 +42,17 @@ cli
   .option("--progress <mode>", "Progress output: auto, tty, plain, rawjson or quiet", { default: "auto" })
   .option("--secret <spec>", "Secret value: id=NAME,env=VARIABLE or id=NAME,src=FILE (repeatable)")
   .option("--ssh <spec>", "SSH agent to forward: default, or ID=SOCKET (repeatable)")
+  .option("-i, --interactive", "When a command fails, open a shell in its container; needs a terminal")
+  .option("--shell <cmd>", "The shell --interactive opens (default: /bin/sh)")
   .action(async (targets: string[], options) => (await import("./watch-command.ts")).watchCommand(targets, options));
+
+cli
+  .command("shell <target>", "Build a target and open a shell on its result, with its commands' env, workdir, user, caches, secrets and ssh; needs a terminal")
+  .option("--shell <cmd>", "The shell to run (default: /bin/sh)")
+  .option("--progress <mode>", "Progress output of the build: auto, tty, plain, rawjson or quiet", { default: "auto" })
+  .option("--secret <spec>", "Secret value: id=NAME,env=VARIABLE or id=NAME,src=FILE (repeatable)")
+  .option("--ssh <spec>", "SSH agent to forward: default, or ID=SOCKET (repeatable)")
+  .action(async (target: string, options) => (await import("./shell-command.ts")).shellCommand(target, options));
 
 cli
   .command("definition <target>", "Print the LLB definition of a target's build (JSON, or protobuf bytes for `buildctl build`)")
@@ -78,11 +91,17 @@ cli
 cli.help();
 cli.version(version);
 
-function report(err: unknown, debug: boolean): number {
+async function report(err: unknown, debug: boolean): Promise<number> {
   if (err instanceof BrewkitError) {
     process.stderr.write(`error: ${err.message}\n`);
-    if (err.hint) process.stderr.write(`hint: ${err.hint}\n`);
-    if (debug) process.stderr.write(`${err.stack}\n`);
+    // A run the user stopped needs no fix.
+    if (err.hint && err.code !== "CANCELLED") process.stderr.write(`hint: ${err.hint}\n`);
+    if (debug) {
+      process.stderr.write(`${err.stack}\n`);
+      // Loaded only here: decoding the daemon's details needs the protobuf schema.
+      const { errorDetailsOf } = await import("../client/error-details.ts");
+      for (const stack of errorDetailsOf(err)?.stacks ?? []) process.stderr.write(`${stack}\n`);
+    }
     return err.code === "CANCELLED" ? (signalExitCode() ?? 130) : 1;
   }
   const message = err instanceof Error ? err.message : String(err);
@@ -104,5 +123,5 @@ try {
     if (typeof code === "number") process.exitCode = code;
   }
 } catch (err) {
-  process.exitCode = report(err, Boolean(cli.options.debug));
+  process.exitCode = await report(err, Boolean(cli.options.debug));
 }

@@ -1,4 +1,4 @@
-import { UserInputError } from "../errors.ts";
+import { BrewkitError, UserInputError } from "../errors.ts";
 import { plainRenderer, rawJsonWriter, TtyRenderer, type ProgressEvent } from "../progress/index.ts";
 import type { Moby_Buildkit_V1_StatusResponse as StatusResponse } from "../proto/generated.ts";
 import type { ExportedImage } from "../solve/index.ts";
@@ -14,6 +14,8 @@ export interface ProgressOutput {
   onImage?: (job: string, image: ExportedImage) => void;
   /** Prints a `warning:` line (in every mode, quiet included). */
   onWarning: (message: string) => void;
+  /** Reports the error that ended the run as data, in modes that print data (rawjson); the CLI prints it as text in every mode. */
+  onError?: (error: unknown) => void;
   finish(): void;
 }
 
@@ -34,8 +36,20 @@ export function progressOutput(mode: string | undefined, stream: NodeJS.WriteStr
     case "plain":
       return { onEvent: plainRenderer(line), onWarning, finish: () => {} };
     case "rawjson":
-      return { onStatus: rawJsonWriter(line), onImage: (job, image) => line(JSON.stringify({ job, image })), onWarning, finish: () => {} };
+      return {
+        onStatus: rawJsonWriter(line),
+        onImage: (job, image) => line(JSON.stringify({ job, image })),
+        onWarning,
+        onError: (error) => line(JSON.stringify({ error: errorData(error) })),
+        finish: () => {},
+      };
     default:
       return { onWarning, finish: () => {} };
   }
+}
+
+/** An error as the JSON of rawjson mode: brewkit's own with its code and fields, any other by its message. */
+function errorData(error: unknown): unknown {
+  if (error instanceof BrewkitError) return error.toJSON();
+  return { message: error instanceof Error ? error.message : String(error) };
 }

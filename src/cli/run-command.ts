@@ -7,11 +7,13 @@ import type { Plan } from "../plan/index.ts";
 import { registryCredentials } from "../registry/credentials.ts";
 import { loadSecretStore, type SecretStore } from "../secrets/index.ts";
 import { newId } from "../session/ids.ts";
+import type { ProgressEvent } from "../progress/index.ts";
 import type { CacheOptions } from "../solve/cache-options.ts";
-import type { ExportedImage, SolveResult } from "../solve/index.ts";
+import type { ExportedImage, FailedCommand, SolveResult } from "../solve/index.ts";
 import { prepareLocalCaches, runCacheOptions, type CacheFlags } from "./cache-flags.ts";
 import { connectIfUp, connectStartingLocalDaemon, tlsFromFlags, type ConnectFlags } from "./connect.ts";
-import { progressOutput } from "./progress-mode.ts";
+import { progressOutput, type ProgressOutput } from "./progress-mode.ts";
+import { processTerminal, requireTerminal, shellArgv } from "./terminal.ts";
 import { cancelOnSignals } from "./signals.ts";
 import { outputRedactor } from "./redacted-output.ts";
 import { trace } from "../trace.ts";
@@ -29,6 +31,10 @@ export interface RunOptions extends ConnectFlags, CacheFlags {
   ssh?: string | string[];
   /** Keep watching the inputs and rebuild on changes. */
   watch?: boolean;
+  /** Open a shell in the container of a command that fails (needs a terminal). */
+  interactive?: boolean;
+  /** The shell `--interactive` opens (default `/bin/sh`). */
+  shell?: string;
 }
 
 /** A repeatable flag's values as a list. */
@@ -38,6 +44,7 @@ export function flagList(value: string | string[] | undefined): string[] {
 
 /** `brewkit run [targets...]`: plan, check, prepare, compile, solve, export. */
 export async function runCommand(names: string[], options: RunOptions): Promise<number> {
+  if (options.interactive) requireTerminal("--interactive");
   // Watching (and its file watcher) is loaded only when asked for.
   if (options.watch) return (await import("./watch-command.ts")).watchCommand(names, options);
   // Connecting to a daemon that is up takes a round trip: it goes on while the config is
@@ -79,6 +86,32 @@ export async function runCommand(names: string[], options: RunOptions): Promise<
 
 const err = (line: string) => process.stderr.write(`${line}\n`);
 
+/**
+ * What `--interactive` does when a command fails: the progress display ends, the
+ * failure is shown, and `shell` runs in the failed command's container on this
+ * terminal until it exits; then the run goes on to report the failure. Shells of
+ * several failures open one after the other.
+ */
+function shellInFailedCommand(shell: string[], progress: ProgressOutput, setOpen: (open: boolean) => void): (failed: FailedCommand) => Promise<void> {
+  let queue = Promise.resolve();
+  return (failed) => {
+    const turn = queue.then(async () => {
+      setOpen(true);
+      progress.finish();
+      try {
+        err(`error: ${failed.error.message}`);
+        err(`… starting ${shell.join(" ")} in the failed step's container of target "${failed.target}"; exit the shell to end the run`);
+        const exit = await failed.runShell(shell, processTerminal());
+        if (exit.error && !/^exit code: \d+$/.test(exit.error)) err(`the shell ended: ${exit.error}`);
+      } finally {
+        setOpen(false);
+      }
+    });
+    queue = turn.catch(() => undefined);
+    return turn;
+  };
+}
+
 /** One build of a plan with the run options: progress, then per-target summary lines. */
 export async function buildOnce(
   control: ControlClient,
@@ -92,6 +125,9 @@ export async function buildOnce(
   // A mirrored cache's host folder is uploaded to seed the cache, so it must exist.
   for (const t of plan.targets.values()) for (const c of t.caches) if (c.hostDir) mkdirSync(c.hostDir, { recursive: true });
   const progress = progressOutput(options.progress);
+  // While a shell runs on the terminal, progress of other targets is not shown.
+  let shellOpen = false;
+  const onEvent = progress.onEvent && ((job: string, event: ProgressEvent) => shellOpen || progress.onEvent!(job, event));
   const { results, prepared } = await buildPlan(control, plan, {
     platform,
     sharedKey: projectSharedKey(plan.projectDir),
@@ -101,12 +137,18 @@ export async function buildOnce(
     cache: options.cache,
     credentials: registryCredentials({ onSecret: (secret) => outputRedactor.add(secret) }),
     signal,
-    onEvent: progress.onEvent,
+    onEvent,
     onStatus: progress.onStatus,
     onExportDirs,
+    ...(options.interactive ? { onFailedCommand: shellInFailedCommand(shellArgv(options.shell), progress, (open) => (shellOpen = open)) } : {}),
     onExportWait: (dest, pid) => err(`… waiting for another brewkit run (pid ${pid}) to finish writing into ${path.relative(plan.projectDir, dest) || dest}`),
     onWarning: progress.onWarning,
-  }).finally(() => progress.finish());
+  })
+    .catch((error: unknown) => {
+      progress.onError?.(error);
+      throw error;
+    })
+    .finally(() => progress.finish());
   for (const r of results) for (const image of r.images) progress.onImage?.(r.name, image);
   // Cache write-backs are incremental exports; the summary names the outputs.
   const outputsOf = (name: string) => prepared.waves.flat().flatMap((t) => t.build).filter((j) => j.name === name).flatMap((j) => j.exports.map((e) => e.dest));

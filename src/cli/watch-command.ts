@@ -7,6 +7,7 @@ import { connect, tlsFromFlags } from "./connect.ts";
 import { existingIgnoreFiles, loadProject, planProject } from "./project.ts";
 import { outputRedactor } from "./redacted-output.ts";
 import { buildOnce, flagList, type RunOptions } from "./run-command.ts";
+import { requireTerminal } from "./terminal.ts";
 import { cancelOnSignals, signalExitCode } from "./signals.ts";
 
 function describeError(error: unknown): string {
@@ -20,6 +21,7 @@ function describeError(error: unknown): string {
  * flight and exits with 130.
  */
 export async function watchCommand(names: string[], options: RunOptions): Promise<number> {
+  if (options.interactive) requireTerminal("--interactive");
   const err = (line: string) => process.stderr.write(`${line}\n`);
   const configFile = findConfigFile(process.cwd(), options.config);
   const secrets = await loadSecretStore({ flags: flagList(options.secret), redactor: outputRedactor });

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import type { SecureClientSessionOptions } from "node:http2";
 import net from "node:net";
 import { createSecureContext, type SecureContextOptions } from "node:tls";
-import { UserInputError } from "../errors.ts";
+import { UserInputError, type ErrorCode } from "../errors.ts";
 
 /** TLS material for a tcp:// daemon (mutual TLS when a client cert is given). */
 export interface TlsOptions {
@@ -82,7 +82,7 @@ export function parseDaemonAddress(raw: string, tls: TlsOptions = {}, origin: Ad
 // OpenSSL reads the files only when connecting, and its errors ("error:05800074:x509
 // certificate routines::key values mismatch") name no file: each is tried here alone.
 function checkTlsFiles(tls: TlsOptions, options: SecureClientSessionOptions): void {
-  const attempt = (what: SecureContextOptions, code: string, problem: (message: string) => string, hint: string) => {
+  const attempt = (what: SecureContextOptions, code: ErrorCode, problem: (message: string) => string, hint: string) => {
     try {
       createSecureContext(what);
     } catch (err) {

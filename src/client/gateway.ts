@@ -1,4 +1,4 @@
-import { BuildError } from "../errors.ts";
+import { BuildError, type ErrorCode } from "../errors.ts";
 import { GrpcStatus } from "../grpc/wire.ts";
 import type { Platform } from "../llb/platform.ts";
 import { platformToPb } from "../llb/platform.ts";
@@ -6,7 +6,14 @@ import type { ResolveMode } from "../llb/source.ts";
 import { codecFor } from "../proto/registry.ts";
 import type {
   Google_Rpc_Status as RpcStatus,
+  Fsutil_Types_Stat as Stat,
+  Moby_Buildkit_V1_Frontend_InitMessage as InitMessage,
+  Moby_Buildkit_V1_Frontend_NewContainerRequest as NewContainerRequest,
   Moby_Buildkit_V1_Frontend_PongResponse as PongResponse,
+  Moby_Buildkit_V1_Frontend_ReadDirRequest as ReadDirRequest,
+  Moby_Buildkit_V1_Frontend_ReadDirResponse as ReadDirResponse,
+  Moby_Buildkit_V1_Frontend_StatFileRequest as StatFileRequest,
+  Moby_Buildkit_V1_Frontend_StatFileResponse as StatFileResponse,
   Moby_Buildkit_V1_Frontend_ReadFileRequest as ReadFileRequest,
   Moby_Buildkit_V1_Frontend_ReadFileResponse as ReadFileResponse,
   Moby_Buildkit_V1_Frontend_ResolveImageConfigRequest as ResolveImageConfigRequest,
@@ -18,6 +25,7 @@ import type {
   Pb_Definition,
 } from "../proto/generated.ts";
 import type { DaemonAddress } from "./address.ts";
+import { ContainerProcess, type ProcessIo } from "./container-process.ts";
 import { readAnswer, type ControlClient } from "./control.ts";
 import { GrpcCallError } from "./grpc-connection.ts";
 import { unreachableError } from "./unreachable.ts";
@@ -112,6 +120,46 @@ export class GatewayClient {
     return Buffer.from(response.Data ?? new Uint8Array());
   }
 
+  /**
+   * Creates a container of results of this build (`Mount.resultID`), e.g. a failed
+   * command's mounts; processes run in it with `exec`, and its mounts can be read with
+   * the `*Container` calls. Release it with `releaseContainer` before the build ends.
+   */
+  async newContainer(request: NewContainerRequest): Promise<void> {
+    await this.call<NewContainerRequest, object>("NewContainer", "NewContainerRequest", "NewContainerResponse", request);
+  }
+
+  /** Starts a process (`init`) in a container made by `newContainer`; its output goes to `io`. */
+  startProcess(init: InitMessage, io: ProcessIo): ContainerProcess {
+    return new ContainerProcess(this.control.connection, { [buildIdMetadataKey]: this.buildId }, init, io, this.signal);
+  }
+
+  /** Releases a container made by `newContainer` (its processes are killed). */
+  async releaseContainer(containerId: string): Promise<void> {
+    await this.call<{ ContainerID: string }, object>("ReleaseContainer", "ReleaseContainerRequest", "ReleaseContainerResponse", { ContainerID: containerId });
+  }
+
+  /** The entry at `path` of mount `mountIndex` of a container (a symlink that stays inside is followed). */
+  async statFileContainer(containerId: string, path: string, mountIndex = 0): Promise<Stat> {
+    const request: StatFileRequest = { Ref: containerId, Path: path, MountIndex: mountIndex };
+    const response = await this.call<StatFileRequest, StatFileResponse>("StatFileContainer", "StatFileRequest", "StatFileResponse", request);
+    return response.stat ?? {};
+  }
+
+  /** The entries of directory `dir` of mount `mountIndex` of a container (not recursive); paths are names. */
+  async readDirContainer(containerId: string, dir: string, mountIndex = 0): Promise<Stat[]> {
+    const request: ReadDirRequest = { Ref: containerId, DirPath: dir, MountIndex: mountIndex };
+    const response = await this.call<ReadDirRequest, ReadDirResponse>("ReadDirContainer", "ReadDirRequest", "ReadDirResponse", request);
+    return response.entries ?? [];
+  }
+
+  /** The whole file at `path` of mount `mountIndex` of a container (the daemon reads it whole, whatever range is asked). */
+  async readFileContainer(containerId: string, path: string, mountIndex = 0): Promise<Buffer> {
+    const request: ReadFileRequest = { Ref: containerId, FilePath: path, MountIndex: mountIndex };
+    const response = await this.call<ReadFileRequest, ReadFileResponse>("ReadFileContainer", "ReadFileRequest", "ReadFileResponse", request);
+    return Buffer.from(response.Data ?? new Uint8Array());
+  }
+
   /** Looks up the image config of `ref` for `platform` in its registry (or the daemon's store). */
   async resolveImageConfig(ref: string, platform: Platform, options: ResolveImageOptions = {}): Promise<ResolvedImage> {
     const request: ResolveImageConfigRequest = {
@@ -167,9 +215,14 @@ export function isUnknownBuild(err: unknown): boolean {
   return grpcCodeOf(err) === GrpcStatus.NOT_FOUND && /no such job/.test(message);
 }
 
-const errorCodes: Record<string, string> = {
+const errorCodes: Record<string, ErrorCode> = {
   Solve: "GATEWAY_SOLVE_FAILED",
   ReadFile: "GATEWAY_READ_FAILED",
+  ReadFileContainer: "GATEWAY_READ_FAILED",
+  ReadDirContainer: "GATEWAY_READ_FAILED",
+  StatFileContainer: "GATEWAY_READ_FAILED",
+  NewContainer: "GATEWAY_CONTAINER_FAILED",
+  ReleaseContainer: "GATEWAY_CONTAINER_FAILED",
   ResolveImageConfig: "GATEWAY_RESOLVE_FAILED",
   Ping: "GATEWAY_UNAVAILABLE",
   Return: "GATEWAY_RETURN_FAILED",

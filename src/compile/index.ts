@@ -63,13 +63,15 @@ export function compileTarget(plan: Plan, name: string, options: CompileOptions)
     name, definition, localDirs: compiler.localDirs, exports, requirements: compiler.requirements, ...(output ? { output } : {}), ...(image ? { image } : {}),
   });
   const site = { target: name, at: target.definedAt };
-  const artifacts = target.outputs.map((output) => {
+  const collected = target.outputs.map((output) => {
     const dest = checkOutputDir(site, `output[${output.index}].local`, compiler.render(output.local), output.allowOutsideProject, plan.projectDir);
-    const artifactPath = compiler.resolveIn(state, output.artifact);
-    const step = `[${name}] collect ${artifactPath}`;
-    const artifact = scratch().file(copy(state, artifactPath, "/", { copyDirContents: true, createDestPath: true }), { customName: step });
     const within = output.allowOutsideProject ? undefined : plan.projectDir;
-    return job(marshal(artifact, marshalOptions), [{ dest, incremental: false, within }], { index: output.index, path: artifactPath, step });
+    return { index: output.index, onFailure: output.onFailure, path: compiler.resolveIn(state, output.artifact), export: { dest, incremental: false, within } };
+  });
+  const artifacts = collected.map((output) => {
+    const step = `[${name}] collect ${output.path}`;
+    const artifact = scratch().file(copy(state, output.path, "/", { copyDirContents: true, createDestPath: true }), { customName: step, locations: compiler.locations(target) });
+    return job(marshal(artifact, marshalOptions), [output.export], { index: output.index, path: output.path, step });
   });
   const hasImages = target.images.length + target.tarballs.length > 0;
   // One config (and one definition) for every image of the target: the exporter sees the same layers.
@@ -96,10 +98,12 @@ export function compileTarget(plan: Plan, name: string, options: CompileOptions)
   });
   const outputs = [...artifacts, ...images, ...tarballs];
   const builds = outputs.length === 0 ? [job(marshal(state, marshalOptions), [])] : outputs;
+  const onFailure = collected.filter((o) => o.onFailure).map(({ index, path, export: e }) => ({ index, path, export: e }));
+  const gatewayBuild = { ...job(outputs.length === 0 ? builds[0]!.definition : (definition ?? marshal(state, marshalOptions)), []), failureExports: onFailure };
   const mirrored = mirroredCaches(plan, target);
   const seeds = mirrored.map(({ owner, cache }) => job(marshal(seedStep(compiler, owner, compiler.build(owner, true), cache, options.runId ?? "unset"), marshalOptions), []));
   const writeBacks = mirrored.map(({ cache }) => job(marshal(writeBackStep(target, state, cache, options.runId ?? "unset"), marshalOptions), [{ dest: cache.hostDir!, incremental: true, within: plan.projectDir }]));
-  return { seed: seeds, build: builds, writeBack: writeBacks };
+  return { seed: seeds, gatewayBuild, build: builds, writeBack: writeBacks };
 }
 
 // One options object per platform of the compile options, so compiled closures are shared per platform.
@@ -167,12 +171,19 @@ function compileMultiPlatform(plan: Plan, name: string, options: CompileOptions)
     return job(platforms[0]!.definition, { type: output.format, index: output.index, names, push: false, attrs, file: { path: file, within: output.allowOutsideProject ? undefined : plan.projectDir } }, platforms);
   });
   const outputs = [...images, ...tarballs];
-  return { seed: [], build: outputs.length ? outputs : platforms.map((p) => job(p.definition)), writeBack: [] };
+  // A shell in a failed command (interactive runs) opens in the first platform's build.
+  const gatewayBuild = { ...job(platforms[0]!.definition), failureExports: [] };
+  return { seed: [], gatewayBuild, build: outputs.length ? outputs : platforms.map((p) => job(p.definition)), writeBack: [] };
 }
 
-/** The Solves of a compiled target in the order they must run; jobs within a phase run together. */
-export function phasesOf(compiled: CompiledTarget): CompiledJob[][] {
-  return [compiled.seed, compiled.build, compiled.writeBack].filter((phase) => phase.length > 0);
+/**
+ * The Solves of a compiled target in the order they must run; jobs within a phase run
+ * together. The target is built through the gateway first when it has outputs to
+ * export on failure, or when `interactive` (a shell opens in a command that fails).
+ */
+export function phasesOf(compiled: CompiledTarget, options: { interactive?: boolean } = {}): CompiledJob[][] {
+  const gateway = options.interactive || compiled.gatewayBuild.failureExports!.length > 0 ? [compiled.gatewayBuild] : [];
+  return [compiled.seed, gateway, compiled.build, compiled.writeBack].filter((phase) => phase.length > 0);
 }
 
 /** A variable's command, compiled so that its standard output ends up in a file of the result. */
@@ -204,4 +215,23 @@ export function compileVariable(plan: Plan, variable: Variable, options: Compile
     valuePath: "/value",
     requirements: compiler.requirements,
   };
+}
+
+/** A target's result, and a command set up as one of its steps would run (env, workdir, user, mounts, secrets). */
+export interface CompiledShell {
+  /** The target's result. */
+  result: Definition;
+  /** The command as a step on the result; it is not solved, its exec op describes the shell's container. */
+  step: Definition;
+  localDirs: Map<string, CompiledLocalDir>;
+  requirements: Requirements;
+}
+
+/** Compiles what `brewkit shell` needs: the target's result and `argv` as a step of the target on it. */
+export function compileShell(plan: Plan, name: string, options: CompileOptions, argv: string[]): CompiledShell {
+  const compiler = new TargetCompiler(plan, options);
+  const state = compiler.stateOf(name);
+  const step = compiler.run(plan.targets.get(name)!, state, argv);
+  const marshalOptions = marshalOptionsOf(options);
+  return { result: marshal(state, marshalOptions), step: marshal(step.root(), marshalOptions), localDirs: compiler.localDirs, requirements: compiler.requirements };
 }

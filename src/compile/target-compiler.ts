@@ -1,7 +1,8 @@
 import path from "node:path";
-import { copy, formatPlatform, image, local, mkdir, scratch, type ExecState, type Mount, type Platform, type State } from "../llb/index.ts";
+import { copy, formatPlatform, image, local, mkdir, scratch, type ExecState, type Mount, type OpLocation, type Platform, type SourceMap, type State } from "../llb/index.ts";
 import { renderValue, type Value, type Variable } from "../model/index.ts";
 import type { Plan, PlannedTarget } from "../plan/index.ts";
+import { callLines } from "./call-range.ts";
 import { localNameOf } from "./local-name.ts";
 import type { CompiledLocalDir, CompileOptions, Requirements } from "./types.ts";
 
@@ -25,11 +26,35 @@ export interface CompiledClosure {
   readonly requirements: Requirements;
 }
 
+// One SourceMap per config file and compile options: ops of every target share it, and
+// the marshaller lists each file once.
+const sourceMapsByOptions = new WeakMap<CompileOptions, Map<string, SourceMap>>();
+
+function sourceMapOf(options: CompileOptions, file: string): SourceMap | undefined {
+  const source = options.configSources?.get(file);
+  if (!source) return undefined;
+  let maps = sourceMapsByOptions.get(options);
+  if (!maps) sourceMapsByOptions.set(options, (maps = new Map()));
+  let map = maps.get(file);
+  if (!map) maps.set(file, (map = { filename: source.name, data: Buffer.from(source.text), language: /\.[cm]?tsx?$/.test(file) ? "TypeScript" : "JavaScript" }));
+  return map;
+}
+
+/** Where the ops of `t` were written: the lines of its `target()` call, when the config's text is known. */
+export function locationsOf(t: PlannedTarget, options: CompileOptions): OpLocation[] | undefined {
+  const at = t.definedAt;
+  const source = at && sourceMapOf(options, at.file);
+  if (!at || !source) return undefined;
+  const lines = callLines(options.configSources!.get(at.file)!.text, at.line, at.column);
+  return [{ source, ranges: [{ start: { line: lines.start, character: 0 }, end: { line: lines.end, character: 0 } }] }];
+}
+
 /** Lowers planned targets to LLB states, sharing the state of a target used by several others. */
 export class TargetCompiler {
   private readonly states = new Map<string, State>();
   readonly localDirs = new Map<string, CompiledLocalDir>();
   readonly requirements: Requirements = { secrets: [], ssh: [], entitlements: [] };
+  private readonly locationsByTarget = new Map<PlannedTarget, OpLocation[] | undefined>();
 
   /**
    * `closures`, when given, holds targets already compiled with the same plan and options
@@ -109,7 +134,7 @@ export class TargetCompiler {
     if (t.network === "host") this.requireEntitlement("network.host");
     for (const c of t.copies) state = this.applyCopy(t, state, c);
     if (t.copies.length === 0 && t.commands.length === 0 && t.workdir !== undefined && state.getDir() !== "/") {
-      state = state.file(mkdir(state.getDir(), 0o755, { parents: true }), { customName: `[${t.name}] workdir ${state.getDir()}` });
+      state = state.file(mkdir(state.getDir(), 0o755, { parents: true }), { customName: `[${t.name}] workdir ${state.getDir()}`, locations: this.locations(t) });
     }
     if (stopBeforeCommands) return state;
     for (const argv of t.commands) state = this.run(t, state, argv.map((a) => this.render(a)));
@@ -123,7 +148,14 @@ export class TargetCompiler {
       mounts: [...this.mountsOf(t, state), ...extraMounts],
       secretEnv: t.secrets.filter((s) => s.env).map((s) => ({ name: s.env!, id: s.id, optional: s.optional })),
       customName: `[${t.name}] ${commandName(argv)}`,
+      locations: this.locations(t),
     });
+  }
+
+  /** Where the ops of `t` were written (one value for all of them). */
+  locations(t: PlannedTarget): OpLocation[] | undefined {
+    if (!this.locationsByTarget.has(t)) this.locationsByTarget.set(t, locationsOf(t, this.options));
+    return this.locationsByTarget.get(t);
   }
 
   private baseOf(t: PlannedTarget): State {
@@ -132,7 +164,7 @@ export class TargetCompiler {
       return t.platform ? base.platform(t.platform) : base;
     }
     if (t.base.kind === "scratch") return t.platform ? scratch().platform(t.platform) : scratch();
-    let state = image(t.base.ref, t.platform ? { platform: t.platform } : {});
+    let state = image(t.base.ref, t.platform ? { platform: t.platform, locations: this.locations(t) } : { locations: this.locations(t) });
     const config = this.options.imageConfigs?.get(imageConfigKey(t.base.ref, t.platform));
     if (config) {
       for (const [key, value] of config.env) state = state.env(key, value);
@@ -150,15 +182,16 @@ export class TargetCompiler {
       const dest = posix.resolve(dir, c.dest === undefined ? posix.basename(src) : this.render(c.dest));
       return state.file(copy(from, src, dest, { ...copyOptions, include: c.include.length ? c.include : undefined, exclude: c.exclude.length ? c.exclude : undefined }), {
         customName: `[${t.name}] copy ${c.from}:${src} → ${dest}`,
+        locations: this.locations(t),
       });
     }
     const name = localNameOf(c);
     this.localDirs.set(name, { root: c.hostRoot, includePatterns: c.include, excludePatterns: c.exclude });
     const label = c.srcPath === "." ? "project" : c.srcPath;
-    const source = local(name, { includePatterns: c.include, excludePatterns: c.exclude, sharedKeyHint: c.hostRoot, customName: `[${t.name}] upload ${label}` });
+    const source = local(name, { includePatterns: c.include, excludePatterns: c.exclude, sharedKeyHint: c.hostRoot, customName: `[${t.name}] upload ${label}`, locations: this.locations(t) });
     const dest = posix.resolve(dir, c.dest === undefined ? c.srcPath : this.render(c.dest));
     const src = c.srcPath === "." ? "/" : `/${c.srcPath}`;
-    return state.file(copy(source, src, dest, copyOptions), { customName: `[${t.name}] copy ${label} → ${dest}` });
+    return state.file(copy(source, src, dest, copyOptions), { customName: `[${t.name}] copy ${label} → ${dest}`, locations: this.locations(t) });
   }
 
   private mountsOf(t: PlannedTarget, state: State): Mount[] {

@@ -69,6 +69,12 @@ export interface CompiledJob {
   image?: CompiledImageExport;
   /** For a target built for several platforms: its build for each (`definition` is the first's). */
   platforms?: CompiledPlatformBuild[];
+  /**
+   * Set on the job that builds a target with `onFailure` outputs first: solved through the
+   * gateway, so that when one of the target's own commands fails these outputs are
+   * exported from the filesystem it left. It exports nothing when the build succeeds.
+   */
+  failureExports?: FailureExport[];
 }
 
 /** A target's build for one of its platforms, with the config of the image made of it. */
@@ -79,10 +85,25 @@ export interface CompiledPlatformBuild {
   config: string;
 }
 
+/** An output exported from a failed command's filesystem. */
+export interface FailureExport {
+  /** Index in the target's `output` list. */
+  index: number;
+  /** The artifact's absolute path in the target's filesystem. */
+  path: string;
+  /** Where it goes on the host. */
+  export: CompiledExport;
+}
+
 /** The Solves of one target. */
 export interface CompiledTarget {
   /** Fill mirrored caches from their host folders (before the build). */
   seed: CompiledJob[];
+  /**
+   * The target's build through the gateway (its `failureExports` set, maybe empty): run
+   * before the build's Solves when a failed command must be reached (see `phasesOf`).
+   */
+  gatewayBuild: CompiledJob;
   /** The build: one Solve per output, or one build-only Solve. */
   build: CompiledJob[];
   /** Copy mirrored caches back to their host folders (after the build). */
@@ -112,4 +133,17 @@ export interface CompileOptions {
   variables?: ReadonlyMap<Variable, string>;
   /** Unique per run: steps that must run on every build (cache seed and write-back) carry it. */
   runId?: string;
+  /**
+   * The text of the files targets are defined in, by absolute path: each op then carries
+   * the lines of its target's `target()` call (`Definition.Source`), so the daemon's
+   * errors point at them.
+   */
+  configSources?: ReadonlyMap<string, ConfigSource>;
+}
+
+/** A file of the config, as errors name it. */
+export interface ConfigSource {
+  /** The name errors show: the path relative to the project, e.g. `brewkit.config.ts`. */
+  name: string;
+  text: string;
 }

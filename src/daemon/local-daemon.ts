@@ -4,7 +4,7 @@ import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseDaemonAddress } from "../client/address.ts";
 import { ControlClient } from "../client/control.ts";
-import { DaemonError } from "../errors.ts";
+import { DaemonError, type ErrorCode } from "../errors.ts";
 import type { Moby_Buildkit_V1_Types_WorkerRecord as WorkerRecord } from "../proto/generated.ts";
 import { chooseBridgeNetwork, parseProcNetRoute, type BridgeNetwork, type HostRoute } from "./bridge-network.ts";
 import { findCniPlugins } from "./cni-plugins.ts";
@@ -313,7 +313,7 @@ export class LocalDaemon {
   }
 
   /** The error of a start that failed: the cause line of this start's log, else its last lines. */
-  private startFailure(what: string, logStart: number, code = "DAEMON_START_FAILED"): DaemonError {
+  private startFailure(what: string, logStart: number, code: ErrorCode = "DAEMON_START_FAILED"): DaemonError {
     const log = existsSync(this.paths.logFile) ? readFileSync(this.paths.logFile).subarray(logStart).toString("utf8") : "";
     const cause = startFailureCause(log);
     const detail = cause ? `: ${cause}` : `:\n${lastLines(log, 15) || "(the daemon logged nothing)"}`;

@@ -3,7 +3,7 @@
 
 export { State, ExecState } from "./state.ts";
 export type { NetworkMode, SecurityMode } from "./meta.ts";
-export type { VertexOptions } from "./vertex.ts";
+export type { VertexOptions, SourceMap, SourcePosition, OpLocation } from "./vertex.ts";
 
 export { scratch, image, local, http } from "./source.ts";
 export type { ImageOptions, LocalOptions, HttpOptions, ResolveMode, LocalDiffer } from "./source.ts";

@@ -1,10 +1,10 @@
-import type { Pb_Definition, Pb_OpMetadata } from "../proto/generated.ts";
+import type { Pb_Definition, Pb_OpMetadata, Pb_Source, Pb_SourceInfo } from "../proto/generated.ts";
 import { Cap } from "./caps.ts";
 import { digestOf, encodeOp } from "./encode.ts";
 import { outputOf } from "./internal.ts";
 import type { Platform } from "./platform.ts";
 import type { State } from "./state.ts";
-import { marshalVertex, mergeMeta, metaToPb, opMeta, type MarshalContext, type MarshaledVertex, type OpMeta, type Vertex } from "./vertex.ts";
+import { marshalVertex, mergeMeta, metaToPb, opMeta, type MarshalContext, type MarshaledVertex, type OpMeta, type SourceMap, type Vertex } from "./vertex.ts";
 
 /** Options of `marshal`. */
 export interface MarshalOptions {
@@ -94,9 +94,40 @@ export function marshal(state: State, opts: MarshalOptions): Definition {
   }
   def.push(terminator);
   digests.push(head);
-  metas.set(head, { ignoreCache: false, description: undefined, caps });
+  metas.set(head, { ignoreCache: false, description: undefined, caps, locations: [] });
 
   const metadata: Record<string, Pb_OpMetadata> = {};
   for (const d of [...metas.keys()].sort()) metadata[d] = metaToPb(metas.get(d)!);
-  return { def, metadata, digests };
+  const source = sourceOf(metas);
+  return source ? { def, metadata, Source: source, digests } : { def, metadata, digests };
+}
+
+/**
+ * `Definition.Source` as Go's `sourceMapCollector` makes it: each source file once (files
+ * with the same name and text are one), and each op's locations under its digest, naming
+ * the file by index. Undefined when no op has a location.
+ */
+function sourceOf(metas: ReadonlyMap<string, OpMeta>): Pb_Source | undefined {
+  const infos: Pb_SourceInfo[] = [];
+  const indexOf = new Map<SourceMap, number>();
+  const fileIndex = (m: SourceMap): number => {
+    let index = indexOf.get(m);
+    if (index === undefined) {
+      index = infos.findIndex((i) => i.filename === m.filename && i.language === m.language && Buffer.compare(i.data!, m.data) === 0);
+      if (index < 0) {
+        index = infos.length;
+        infos.push(m.language === undefined ? { filename: m.filename, data: m.data } : { filename: m.filename, data: m.data, language: m.language });
+      }
+      indexOf.set(m, index);
+    }
+    return index;
+  };
+  const locations: NonNullable<Pb_Source["locations"]> = {};
+  for (const [digest, meta] of metas) {
+    if (meta.locations.length === 0) continue;
+    locations[digest] = {
+      locations: meta.locations.map((l) => ({ sourceIndex: fileIndex(l.source), ranges: l.ranges.map((r) => ({ start: { ...r.start }, end: { ...r.end } })) })),
+    };
+  }
+  return infos.length === 0 ? undefined : { locations, infos };
 }

@@ -3,6 +3,29 @@ import type { CapId } from "./caps.ts";
 import { compareUtf8 } from "../proto/order.ts";
 import { platformToPb, type Platform } from "./platform.ts";
 
+/** A file a build was written in (Go's `llb.SourceMap`): the daemon returns it with errors of the ops it made. */
+export interface SourceMap {
+  /** The name errors show, e.g. `"brewkit.config.ts"`. */
+  readonly filename: string;
+  /** The file's text. */
+  readonly data: Uint8Array;
+  /** Its language, as GitHub's linguist names it, e.g. `"TypeScript"`. */
+  readonly language?: string;
+}
+
+/** A place in a source file: 1-based line, 0-based character. */
+export interface SourcePosition {
+  readonly line: number;
+  readonly character: number;
+}
+
+/** Where in a source file an op was written (Go's `llb.SourceLocation`). */
+export interface OpLocation {
+  readonly source: SourceMap;
+  /** Ranges of the file, e.g. the lines of the call that made the op. */
+  readonly ranges: readonly { readonly start: SourcePosition; readonly end: SourcePosition }[];
+}
+
 /** Options every vertex-creating call accepts; none of them changes the op's digest. */
 export interface VertexOptions {
   /** Name shown for this step in progress output, e.g. `"go build ./cmd/app"`. */
@@ -11,6 +34,8 @@ export interface VertexOptions {
   description?: Readonly<Record<string, string>>;
   /** Run this step again even if a cached result exists, e.g. `true` for `--no-cache`. */
   ignoreCache?: boolean;
+  /** Where the op was written: the daemon's errors about it name these places (`Definition.Source`). */
+  locations?: readonly OpLocation[];
 }
 
 /** Per-op metadata while it is being assembled (Go's `llb.OpMetadata`). */
@@ -18,6 +43,8 @@ export interface OpMeta {
   readonly ignoreCache: boolean;
   readonly description: Readonly<Record<string, string>> | undefined;
   readonly caps: ReadonlySet<string>;
+  /** Source locations; they go into `Definition.Source`, not into the op's metadata. */
+  readonly locations: readonly OpLocation[];
 }
 
 /** Metadata of a vertex from its options plus the capabilities its op needs. */
@@ -28,6 +55,7 @@ export function opMeta(opts: VertexOptions | undefined, caps: Iterable<CapId>): 
     ignoreCache: opts?.ignoreCache === true,
     description: Object.keys(description).length > 0 ? description : undefined,
     caps: new Set(caps),
+    locations: opts?.locations ?? [],
   };
 }
 
@@ -38,6 +66,7 @@ export function mergeMeta(a: OpMeta, b: OpMeta): OpMeta {
     ignoreCache: a.ignoreCache || b.ignoreCache,
     description,
     caps: new Set([...a.caps, ...b.caps]),
+    locations: b.locations.length === 0 ? a.locations : [...a.locations, ...b.locations.filter((l) => !a.locations.includes(l))],
   };
 }
 

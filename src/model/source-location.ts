@@ -5,6 +5,8 @@ import { fileURLToPath } from "node:url";
 export interface SourceLocation {
   file: string;
   line: number;
+  /** 1-based column of the call, when the stack tells it. */
+  column?: number;
 }
 
 // brewkit's own sources (src/ or a build of it): frames there are never the user's
@@ -31,7 +33,7 @@ export function callerLocation(): () => SourceLocation | undefined {
 function locationIn(stack: string): SourceLocation | undefined {
   for (const frame of stack.split("\n").slice(1)) {
     if (frame.includes("data:text/javascript")) return undefined;
-    const match = /\(?((?:file:\/\/)?[^()\s]+):(\d+):\d+\)?$/.exec(frame.trim());
+    const match = /\(?((?:file:\/\/)?[^()\s]+):(\d+):(\d+)\)?$/.exec(frame.trim());
     if (!match?.[1] || !match[2]) continue;
     const raw = match[1].replace(/\?.*$/, "");
     if (raw.startsWith("node:")) continue;
@@ -39,7 +41,7 @@ function locationIn(stack: string): SourceLocation | undefined {
     // The first frame with a file is this function's own.
     brewkitSrc ??= path.dirname(path.dirname(file));
     if (file.startsWith(brewkitSrc + path.sep) || file.includes(`${path.sep}node_modules${path.sep}`)) continue;
-    return { file, line: Number(match[2]) };
+    return { file, line: Number(match[2]), column: Number(match[3]) };
   }
   return undefined;
 }

@@ -43,6 +43,12 @@ export interface OutputSpec {
   local: Value;
   /** Allow `local` to point outside the project directory. */
   allowOutsideProject?: boolean;
+  /**
+   * Also export the artifact when one of the target's commands fails, from the filesystem
+   * that command left (e.g. test reports); brewkit then reports the failure and exits
+   * non-zero. The artifact must be on the target's root filesystem, not in a cache mount.
+   */
+  onFailure?: boolean;
 }
 
 /** The target's result as an image, pushed to a registry (or only built), e.g. `{ image: "registry.example.com/app:1.2", push: true }`. */
@@ -115,7 +121,7 @@ export interface TargetSpec {
   command?: Command;
   /** Several commands run in order (instead of `command`). */
   commands?: Command[];
-  /** What the build writes out: artifacts to host dirs (`{ artifact, local }`), images (`{ image, push }`) or image archives (`{ tarball, format }`). */
+  /** What the build writes out: artifacts to host dirs (`{ artifact, local }`, with `onFailure: true` also after a failed command), images (`{ image, push }`) or image archives (`{ tarball, format }`). */
   output?: TargetOutput | TargetOutput[];
   /** The image's entrypoint: an argv, or a shell string (run with `/bin/sh -c`). Default: the base's; setting it clears the base's `cmd`. */
   entrypoint?: string | string[];

@@ -1,3 +1,4 @@
+import type { ErrorCode } from "../errors.ts";
 import type { SourceLocation } from "../model/index.ts";
 import { isInterpolation, isVariable, type Value } from "../model/index.ts";
 import { PlanError } from "./errors.ts";
@@ -9,7 +10,7 @@ export interface FieldSite {
 }
 
 /** Throws a PlanError for `field` of the target at `site`. */
-export function fieldError(site: FieldSite, field: string, code: string, message: string, hint: string): never {
+export function fieldError(site: FieldSite, field: string, code: ErrorCode, message: string, hint: string): never {
   throw new PlanError(code, message, { target: site.target, field, at: site.at, hint });
 }
 

@@ -1,4 +1,5 @@
 import path from "node:path";
+import type { ErrorCode } from "../errors.ts";
 import { PlanError } from "./errors.ts";
 import { nearestName } from "./suggest.ts";
 import { everyPlannedTarget } from "./every-target.ts";
@@ -50,7 +51,7 @@ function resolveHostCopy(plan: Plan, t: PlannedTarget, c: PlannedHostCopy, i: nu
   const relative = path.relative(plan.projectDir, source) || ".";
   // Paths outside the project are shown (and suggested) absolute, as a user would write them.
   const shown = relative.startsWith("..") ? source : relative;
-  const fail = (code: string, message: string, hint: string): never => {
+  const fail = (code: ErrorCode, message: string, hint: string): never => {
     throw new PlanError(code, message, { target: t.name, field: `copy[${i}].src`, at: t.definedAt, hint });
   };
   if (!fs.exists(source)) {

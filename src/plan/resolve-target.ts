@@ -89,7 +89,10 @@ function resolveOutput(site: FieldSite, spec: OutputSpec, field: string, index: 
   if (typeof spec.artifact !== "string" || spec.artifact === "" || !isValue(spec.local) || spec.local === "") {
     fieldError(site, field, "OUTPUT_INVALID", "needs `artifact` (a path in the result) and `local` (a host directory)", 'e.g. output: { artifact: "/out/app", local: "bin" }');
   }
-  const output = { index, artifact: spec.artifact, local: spec.local, allowOutsideProject: spec.allowOutsideProject === true };
+  if (spec.onFailure !== undefined && typeof spec.onFailure !== "boolean") {
+    fieldError(site, `${field}.onFailure`, "OUTPUT_INVALID", `must be true or false, not ${JSON.stringify(spec.onFailure)}`, 'e.g. output: { artifact: "/src/reports", local: "reports", onFailure: true }');
+  }
+  const output = { index, artifact: spec.artifact, local: spec.local, allowOutsideProject: spec.allowOutsideProject === true, onFailure: spec.onFailure === true };
   if (typeof spec.local === "string") checkOutputDir(site, `${field}.local`, spec.local, output.allowOutsideProject, ctx.projectDir);
   return output;
 }

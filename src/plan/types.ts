@@ -68,6 +68,8 @@ export interface PlannedOutput {
   /** Host directory as written (relative: the project). */
   local: Value;
   allowOutsideProject: boolean;
+  /** Exported from the failed command's filesystem too when a command of the target fails. */
+  onFailure: boolean;
 }
 
 /** An image the target's result is exported as. */

@@ -37,6 +37,16 @@ export interface ProgressSummary {
 
 const maxTailLines = 20;
 
+/** The counts of a build's steps. */
+export function summarize(vertices: readonly VertexState[]): ProgressSummary {
+  return {
+    total: vertices.length,
+    completed: vertices.filter((v) => v.completed !== undefined && !v.error).length,
+    cached: vertices.filter((v) => v.cached).length,
+    errored: vertices.filter((v) => v.error).length,
+  };
+}
+
 function millis(ts: Timestamp | undefined): number | undefined {
   if (!ts || (ts.seconds === undefined && ts.nanos === undefined)) return undefined;
   return (ts.seconds ?? 0) * 1000 + Math.floor((ts.nanos ?? 0) / 1e6);
@@ -120,13 +130,7 @@ export class ProgressTracker {
 
   /** Totals over every step seen. */
   summary(): ProgressSummary {
-    const all = this.all;
-    return {
-      total: all.length,
-      completed: all.filter((v) => v.completed !== undefined && !v.error).length,
-      cached: all.filter((v) => v.cached).length,
-      errored: all.filter((v) => v.error).length,
-    };
+    return summarize(this.all);
   }
 
   /** The step that failed, if any (cancellations of other steps are not failures). */

@@ -59,6 +59,7 @@ export class TtyRenderer {
 
   /** Stops redrawing and prints the final view. */
   finish(): void {
+    if (this.finished) return;
     this.finished = true;
     clearInterval(this.timer);
     this.draw(true);

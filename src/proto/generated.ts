@@ -297,6 +297,72 @@ export interface Moby_Buildkit_V1_Frontend_PongResponse {
   Workers?: Moby_Buildkit_V1_Types_WorkerRecord[];
 }
 
+export interface Moby_Buildkit_V1_Frontend_NewContainerRequest {
+  ContainerID?: string;
+  Mounts?: Pb_Mount[];
+  Network?: Pb_NetMode;
+  platform?: Pb_Platform;
+  constraints?: Pb_WorkerConstraints;
+  extraHosts?: Pb_HostIP[];
+  hostname?: string;
+}
+
+export interface Moby_Buildkit_V1_Frontend_NewContainerResponse {
+}
+
+export interface Moby_Buildkit_V1_Frontend_ReleaseContainerRequest {
+  ContainerID?: string;
+}
+
+export interface Moby_Buildkit_V1_Frontend_ReleaseContainerResponse {
+}
+
+export interface Moby_Buildkit_V1_Frontend_ExecMessage {
+  ProcessID?: string;
+  Init?: Moby_Buildkit_V1_Frontend_InitMessage;
+  File?: Moby_Buildkit_V1_Frontend_FdMessage;
+  Resize?: Moby_Buildkit_V1_Frontend_ResizeMessage;
+  Started?: Moby_Buildkit_V1_Frontend_StartedMessage;
+  Exit?: Moby_Buildkit_V1_Frontend_ExitMessage;
+  Done?: Moby_Buildkit_V1_Frontend_DoneMessage;
+  Signal?: Moby_Buildkit_V1_Frontend_SignalMessage;
+}
+
+export interface Moby_Buildkit_V1_Frontend_InitMessage {
+  ContainerID?: string;
+  Meta?: Pb_Meta;
+  Fds?: number[];
+  Tty?: boolean;
+  Security?: Pb_SecurityMode;
+  secretenv?: Pb_SecretEnv[];
+}
+
+export interface Moby_Buildkit_V1_Frontend_ExitMessage {
+  Code?: number;
+  Error?: Google_Rpc_Status;
+}
+
+export interface Moby_Buildkit_V1_Frontend_StartedMessage {
+}
+
+export interface Moby_Buildkit_V1_Frontend_DoneMessage {
+}
+
+export interface Moby_Buildkit_V1_Frontend_FdMessage {
+  Fd?: number;
+  EOF?: boolean;
+  Data?: Uint8Array;
+}
+
+export interface Moby_Buildkit_V1_Frontend_ResizeMessage {
+  Rows?: number;
+  Cols?: number;
+}
+
+export interface Moby_Buildkit_V1_Frontend_SignalMessage {
+  Name?: string;
+}
+
 export interface Moby_Buildkit_V1_Apicaps_APICap {
   ID?: string;
   Enabled?: boolean;
@@ -870,6 +936,46 @@ export interface Google_Rpc_Status {
   code?: number;
   message?: string;
   details?: Google_Protobuf_Any[];
+}
+
+export interface Errdefs_Vertex {
+  digest?: string;
+}
+
+export interface Errdefs_Source {
+  info?: Pb_SourceInfo;
+  ranges?: Pb_Range[];
+}
+
+export interface Errdefs_Solve {
+  inputIDs?: string[];
+  mountIDs?: string[];
+  op?: Pb_Op;
+  file?: Errdefs_FileAction;
+  cache?: Errdefs_ContentCache;
+  description?: { [key: string]: string };
+}
+
+export interface Errdefs_FileAction {
+  index?: number;
+}
+
+export interface Errdefs_ContentCache {
+  index?: number;
+}
+
+export interface Stack_Stack {
+  frames?: Stack_Frame[];
+  cmdline?: string[];
+  pid?: number;
+  version?: string;
+  revision?: string;
+}
+
+export interface Stack_Frame {
+  Name?: string;
+  File?: string;
+  Line?: number;
 }
 
 export interface Grpc_Health_V1_HealthCheckRequest {

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { decodeMessage } from "./decode.ts";
 import { encodeMessage } from "./encode.ts";
+import { readProtoJson } from "./json.ts";
 import { Schema, type DescriptorJson, type MessageSchema } from "./schema.ts";
 
 /** Directory holding brewkit's subset of BuildKit's .proto files. */
@@ -11,6 +12,8 @@ export const protoDir = fileURLToPath(new URL("../../proto/", import.meta.url));
 export const protoFiles = [
   "buildkit/control.proto",
   "buildkit/gateway.proto",
+  "buildkit/errdefs.proto",
+  "buildkit/stack.proto",
   "buildkit/filesync.proto",
   "buildkit/secrets.proto",
   "buildkit/auth.proto",
@@ -45,6 +48,8 @@ export interface Codec<T> {
   readonly type: MessageSchema;
   encode(message: T): Buffer;
   decode(bytes: Uint8Array): T;
+  /** Reads the message from its protobuf JSON form (as Go's protojson writes it). */
+  fromJson(json: unknown): T;
 }
 
 const codecs = new Map<string, Codec<unknown>>();
@@ -66,6 +71,7 @@ export function codecFor<T>(typeName: string): Codec<T> {
       return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     },
     decode: (bytes) => decodeMessage(type, bytes) as T,
+    fromJson: (json) => readProtoJson(type, json) as T,
   };
   codecs.set(typeName, codec as Codec<unknown>);
   return codec;

@@ -1,6 +1,6 @@
 import type { ControlClient } from "../client/control.ts";
 import type { GatewayClient } from "../client/gateway.ts";
-import { BrewkitError, BuildError } from "../errors.ts";
+import { BrewkitError, BuildError, isGatewayFailure } from "../errors.ts";
 import { formatPlatform, type Platform } from "../llb/platform.ts";
 import { normalizeImageRef } from "../llb/reference.ts";
 import type { ResolveMode } from "../llb/source.ts";
@@ -115,7 +115,7 @@ export async function resolveImageConfig(bridge: GatewayClient, ref: string, pla
     });
   } catch (err) {
     // Cancellation and an unreachable daemon are not the image's fault.
-    if (err instanceof BrewkitError && !err.code.startsWith("GATEWAY_")) throw err;
+    if (err instanceof BrewkitError && !isGatewayFailure(err.code)) throw err;
     throw describeRegistryFailure(ref, formatPlatform(platform), err);
   }
   return parseImageConfig(resolved.ref, resolved.digest, resolved.config);

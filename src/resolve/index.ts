@@ -3,7 +3,7 @@
 
 export { resolveImageConfigs, resolveImageConfigsWith, resolveImageConfig, parseImageConfig } from "./image-config.ts";
 export type { ImageConfig, OciImageConfig, ResolveImageConfigOptions, ResolveImageConfigsOptions } from "./image-config.ts";
-export { classifyRegistryFailure, describeRegistryFailure, isTlsFailure } from "./registry-errors.ts";
+export { classifyRegistryFailure, describeRegistryFailure, ImageLookupError, isTlsFailure } from "./registry-errors.ts";
 export type { RegistryFailure } from "./registry-errors.ts";
 export { readFilesFromDefinitions, readFileFromDefinition, readFilesWith } from "./read-file.ts";
 export type { FileRead, ReadFilesOptions } from "./read-file.ts";

@@ -1,4 +1,4 @@
-import { BrewkitError, HostError } from "../errors.ts";
+import { BrewkitError, HostError, type ErrorCode } from "../errors.ts";
 import type { ExportFailure } from "../session/file-services.ts";
 
 // Linux's limits: NAME_MAX bytes for one name, PATH_MAX for a whole path.
@@ -39,14 +39,14 @@ export function exportWriteError(target: string, failure: ExportFailure): Error 
   const elsewhere = "or write the output elsewhere (output.local)";
   const message = error instanceof Error ? error.message : String(error);
   if (!errno) return new HostError("EXPORT_FAILED", `${where}${message}`, { context: { target }, hint: `check ${dest} on this machine, ${elsewhere}`, cause: error });
-  const known: Record<string, [reason: string, hint: string]> = {
-    ENOSPC: ["the file system is full (no space left on device)", `free space on the file system that holds ${dest}, ${elsewhere}`],
-    EDQUOT: ["your disk quota is used up", `free space within your quota, ${elsewhere}`],
-    ENAMETOOLONG: [tooLong(errno.path), "use a shorter output directory (output.local), or shorter file names in the artifact"],
-    EACCES: [`permission denied${errno.path ? ` on ${errno.path}` : ""}`, `make ${dest} writable for this user, ${elsewhere}`],
-    EPERM: [`operation not permitted${errno.path ? ` on ${errno.path}` : ""}`, `make ${dest} writable for this user, ${elsewhere}`],
-    EROFS: ["the file system is read-only", "write the output elsewhere (output.local)"],
+  const known: Record<string, [code: ErrorCode, reason: string, hint: string]> = {
+    ENOSPC: ["EXPORT_ENOSPC", "the file system is full (no space left on device)", `free space on the file system that holds ${dest}, ${elsewhere}`],
+    EDQUOT: ["EXPORT_EDQUOT", "your disk quota is used up", `free space within your quota, ${elsewhere}`],
+    ENAMETOOLONG: ["EXPORT_ENAMETOOLONG", tooLong(errno.path), "use a shorter output directory (output.local), or shorter file names in the artifact"],
+    EACCES: ["EXPORT_EACCES", `permission denied${errno.path ? ` on ${errno.path}` : ""}`, `make ${dest} writable for this user, ${elsewhere}`],
+    EPERM: ["EXPORT_EPERM", `operation not permitted${errno.path ? ` on ${errno.path}` : ""}`, `make ${dest} writable for this user, ${elsewhere}`],
+    EROFS: ["EXPORT_EROFS", "the file system is read-only", "write the output elsewhere (output.local)"],
   };
-  const [reason, hint] = known[errno.code] ?? [message, `check ${dest} on this machine, ${elsewhere}`];
-  return new HostError(`EXPORT_${errno.code}`, `${where}${reason}`, { context: { target }, hint, cause: error });
+  const [code, reason, hint] = known[errno.code] ?? ["EXPORT_FAILED", message, `check ${dest} on this machine, ${elsewhere}`];
+  return new HostError(code, `${where}${reason}`, { context: { target }, hint, cause: error });
 }

@@ -1,13 +1,14 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { ControlClient } from "../client/control.ts";
 import { GatewayClient, isUnknownBuild, type GatewayResult } from "../client/gateway.ts";
-import { BrewkitError, BuildError, DaemonError } from "../errors.ts";
+import { BrewkitError, BuildError, DaemonError, isGatewayFailure } from "../errors.ts";
 import type { ProgressTracker } from "../progress/index.ts";
 import type { ExportTarget, LocalDir } from "../session/file-services.ts";
 import { newId } from "../session/ids.ts";
 import type { SessionService } from "../session/services.ts";
 import { BuildSession } from "../session/session.ts";
-import { followStatus, stepFailedError, type StatusListeners } from "./status.ts";
+import { followStatus, type StatusListeners } from "./status.ts";
+import { failedStep } from "./step-failure.ts";
 
 /** Settings of one gateway build; the listeners hear its progress, as `solveJob`'s do. */
 export interface GatewayBuildOptions extends StatusListeners {
@@ -33,6 +34,8 @@ export interface GatewayBuildOptions extends StatusListeners {
   onTracker?: (tracker: ProgressTracker) => void;
   /** Hears what the exporters reported once the build ended. */
   onExported?: (exporterResponse: Record<string, string>) => void;
+  /** How the error of a failed step names the build, e.g. `target "app"` (default: its name). */
+  subject?: string;
 }
 
 // The bridge knows a build only once the daemon registered it, shortly after the Solve
@@ -52,7 +55,7 @@ const statusDrainMs = 5_000;
 export async function withGatewayBuild<T>(
   control: ControlClient,
   options: GatewayBuildOptions,
-  fn: (bridge: GatewayClient) => Promise<T>,
+  fn: (bridge: GatewayClient, progress: ProgressTracker) => Promise<T>,
   result?: (value: T) => GatewayResult,
 ): Promise<T> {
   if (options.signal?.aborted) throw new BuildError("CANCELLED", `${options.name} was cancelled`);
@@ -78,7 +81,7 @@ export async function withGatewayBuild<T>(
     await waitForRegistration(bridge, solved, abort.signal);
     let value: T;
     try {
-      value = await fn(bridge);
+      value = await fn(bridge, tracker);
     } catch (err) {
       const failure = err instanceof Error ? err : new Error(String(err));
       // Recording the failure is best effort: the error to report is fn's.
@@ -86,7 +89,7 @@ export async function withGatewayBuild<T>(
       await solved;
       // The failed step's output arrives on the Status stream, which ends with the build.
       await Promise.race([statusDone, sleep(statusDrainMs, undefined, { ref: false })]);
-      throw withStepOutput(failure, tracker, options.name);
+      throw withStepOutput(failure, tracker, options.name, options.subject ?? options.name);
     }
     await bridge.return(result ? { result: result(value) } : {});
     const outcome = await solved;
@@ -126,9 +129,10 @@ async function waitForRegistration(bridge: GatewayClient, solved: Promise<{ ok: 
 }
 
 /** Adds the failed step's output to a gateway call's failure, when the daemon reported it. */
-function withStepOutput(err: Error, tracker: ProgressTracker, name: string): Error {
-  if (!(err instanceof BrewkitError) || !err.code.startsWith("GATEWAY_")) return err;
-  // The call's message contains the vertex's error; an unrelated earlier failure must not match.
-  const failed = tracker.all.find((v) => v.error && !v.error.endsWith("context canceled") && err.message.includes(v.error));
-  return failed ? stepFailedError(name, failed, err) : err;
+function withStepOutput(err: Error, tracker: ProgressTracker, name: string, subject: string): Error {
+  if (!(err instanceof BrewkitError) || !isGatewayFailure(err.code)) return err;
+  // Without details naming the step, the call's message contains the vertex's error; an
+  // unrelated earlier failure must not match.
+  const fallback = tracker.all.find((v) => v.error && !v.error.endsWith("context canceled") && err.message.includes(v.error));
+  return failedStep({ target: name, subject, error: err, tracker, fallback }) ?? err;
 }

@@ -1,6 +1,6 @@
 import type { ControlClient } from "../client/control.ts";
 import { BuildError, BrewkitError } from "../errors.ts";
-import type { ProgressTracker, ProgressSummary, VertexState } from "../progress/index.ts";
+import { summarize, type ProgressTracker, type ProgressSummary, type VertexState } from "../progress/index.ts";
 import type { Pb_Definition } from "../proto/generated.ts";
 import type { ExportTarget, LocalDir, LocalExportTarget, TransferStats } from "../session/file-services.ts";
 import { newId } from "../session/ids.ts";
@@ -8,10 +8,13 @@ import { BuildSession } from "../session/session.ts";
 import { trace } from "../trace.ts";
 import { formatPlatform, type Platform } from "../llb/platform.ts";
 import { putIndex, type IndexDescriptor } from "../contentstore/local-store.ts";
+import type { FailureExport } from "../compile/index.ts";
 import { solveCacheOptions, type CacheOptions } from "./cache-options.ts";
 import { withGatewayBuild } from "./gateway-build.ts";
 import { exportWriteError } from "./export-failure.ts";
-import { followStatus, stepFailedError, type StatusListeners } from "./status.ts";
+import { solveThroughGateway, type FailedCommand } from "./through-gateway.ts";
+import { followStatus, type StatusListeners } from "./status.ts";
+import { failedStep } from "./step-failure.ts";
 import type { SessionService } from "../session/services.ts";
 
 /** One Solve: a definition, the host dirs it reads and the host dirs it writes. */
@@ -35,6 +38,12 @@ export interface SolveJob {
   services?: SessionService[];
   /** Says what a failed step means for this job, when the caller knows better than the step's own error. */
   explainFailure?: (failed: VertexState) => Error | undefined;
+  /**
+   * Set on a job that builds a target through the gateway first (exporting nothing
+   * else), so that a failed command can be reached: these outputs are exported from
+   * the filesystem it left, and `onFailedCommand` is told.
+   */
+  failureExports?: FailureExport[];
 }
 
 /** An image exporter of a Solve. */
@@ -57,6 +66,8 @@ export interface SolveOptions extends StatusListeners {
   cache?: CacheOptions;
   /** Told when an export waits for another process moving files into the same project. */
   onExportWait?: (dest: string, pid: number) => void;
+  /** Told when a command of a job built through the gateway failed, before the failure is reported: e.g. to open a shell in it. */
+  onFailedCommand?: (failed: FailedCommand) => Promise<void>;
 }
 
 /** What one finished Solve reports. */
@@ -70,6 +81,8 @@ export interface SolveResult {
   exporterResponse: Record<string, string>;
   /** The images exported, with their digests. */
   images: ExportedImage[];
+  /** The target's steps were built here first: later Solves of the target find them cached and are not counted again. */
+  firstBuild?: boolean;
 }
 
 /** An image a Solve exported. */
@@ -91,6 +104,7 @@ const statusDrainMs = 5_000;
 /** Runs one job on the daemon and waits for its exports to land on the host. */
 export async function solveJob(control: ControlClient, job: SolveJob, options: SolveOptions): Promise<SolveResult> {
   if (job.platforms?.length) return solvePlatforms(control, job, job.platforms, options);
+  if (job.failureExports) return solveThroughGateway(control, { ...job, failureExports: job.failureExports }, options);
   const started = Date.now();
   const exports = new Map<number, ExportTarget>(job.exports.map((target, index) => [index, target]));
   const exporters = job.exports.map(() => ({ Type: "local", Attrs: {} as Record<string, string> }));
@@ -212,6 +226,9 @@ async function solvePlatforms(control: ControlClient, job: SolveJob, platforms: 
 /** The Solves of one target in phases: jobs of a phase run together, phases in order. */
 export type TargetPhases = SolveJob[][];
 
+export type { FailedCommand } from "./through-gateway.ts";
+export type { ShellTerminal } from "./debug-shell.ts";
+
 /** Runs waves of targets: targets of one wave in parallel, each through its phases; waves in order. */
 export async function solveWaves(control: ControlClient, waves: TargetPhases[][], options: SolveOptions): Promise<SolveResult[]> {
   const results: SolveResult[] = [];
@@ -226,7 +243,10 @@ function buildFailure(job: SolveJob, err: unknown, tracker: ProgressTracker, can
   const target = job.name;
   if (cancelled) return new BuildError("CANCELLED", `build of target "${target}" was cancelled`, { context: { target }, cause: err });
   const failed = tracker.failed();
-  if (failed) return job.explainFailure?.(failed) ?? stepFailedError(`target "${target}"`, failed, err, { target });
+  const explained = failed && job.explainFailure?.(failed);
+  if (explained) return explained;
+  const step = failedStep({ target, error: err, tracker, definition: job.definition, fallback: failed });
+  if (step) return step;
   const message = err instanceof Error ? err.message : String(err);
   const entitlement = /(network\.host|security\.insecure)[^\n]* is not allowed|is not allowed[^\n]*(network\.host|security\.insecure)/.exec(message);
   if (entitlement) {
@@ -244,15 +264,21 @@ function buildFailure(job: SolveJob, err: unknown, tracker: ProgressTracker, can
 /** Folds the results of a target's several Solves (seed, outputs, write-back) into one per target, in first-seen order. */
 export function mergeByTarget(results: SolveResult[]): SolveResult[] {
   const merged = new Map<string, SolveResult>();
+  // Steps of a first build, by target: found cached by the target's later Solves.
+  const builtFirst = new Map<string, Set<string>>();
   for (const r of results) {
+    if (r.firstBuild) builtFirst.set(r.name, new Set(r.vertices.map((v) => v.digest)));
     const m = merged.get(r.name);
     if (!m) {
       merged.set(r.name, { ...r, summary: { ...r.summary }, vertices: [...r.vertices], images: [...r.images], transfer: { ...r.transfer, sentFiles: new Map(r.transfer.sentFiles) } });
       continue;
     }
     m.images.push(...r.images);
-    for (const key of ["total", "completed", "cached", "errored"] as const) m.summary[key] += r.summary[key];
-    m.vertices.push(...r.vertices);
+    const seen = r.firstBuild ? undefined : builtFirst.get(r.name);
+    const fresh = seen ? r.vertices.filter((v) => !seen.has(v.digest)) : r.vertices;
+    const summary = seen ? summarize(fresh) : r.summary;
+    for (const key of ["total", "completed", "cached", "errored"] as const) m.summary[key] += summary[key];
+    m.vertices.push(...fresh);
     m.durationMs += r.durationMs;
     for (const [dir, files] of r.transfer.sentFiles) m.transfer.sentFiles.set(dir, [...(m.transfer.sentFiles.get(dir) ?? []), ...files]);
     m.transfer.bytesSent += r.transfer.bytesSent;

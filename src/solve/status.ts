@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { ControlClient } from "../client/control.ts";
-import { BuildError, type ErrorContext } from "../errors.ts";
+import { ProtocolError } from "../errors.ts";
 import { ProgressTracker, StatusRedactor, type ProgressEvent, type VertexState } from "../progress/index.ts";
 import type { Google_Protobuf_Timestamp as Timestamp, Moby_Buildkit_V1_StatusResponse as StatusResponse } from "../proto/generated.ts";
 import type { Redactor } from "../secrets/index.ts";
@@ -27,7 +27,8 @@ const reconnectDelayMs = 250;
  * tracker and the listeners. When the stream breaks while the build goes on, a warning
  * names the job and the stream is opened again: the daemon sends the steps' states
  * anew (the whole record once the build ended), so the final state is not lost; log
- * chunks already shown are left out. `done` settles when the stream ends, is
+ * chunks already shown are left out. A message that cannot be read stops the progress
+ * at once, with a warning that says why (it would come again). `done` settles when the stream ends, is
  * cancelled, or cannot be opened again: the build's own outcome is reported by its Solve.
  */
 export function followStatus(control: ControlClient, ref: string, job: string, signal: AbortSignal, listeners: StatusListeners): { tracker: ProgressTracker; done: Promise<void> } {
@@ -49,6 +50,11 @@ export function followStatus(control: ControlClient, ref: string, job: string, s
       } catch (err) {
         if (signal.aborted) break;
         const reason = err instanceof Error ? err.message : String(err);
+        // A message brewkit cannot read comes again on a reopened stream: say so once.
+        if (err instanceof ProtocolError) {
+          listeners.onWarning?.(`progress of ${job} stopped: ${reason}; the build goes on, and its outcome is reported when it ends`);
+          break;
+        }
         if (reconnects >= maxReconnects) {
           listeners.onWarning?.(`progress of ${job} stopped: ${reason}; the build goes on, and its outcome is reported when it ends`);
           break;
@@ -89,14 +95,4 @@ class ShownLogs {
 function isLater(a: Timestamp, b: Timestamp): boolean {
   const [as, bs] = [a.seconds ?? 0, b.seconds ?? 0];
   return as !== bs ? as > bs : (a.nanos ?? 0) > (b.nanos ?? 0);
-}
-
-/** The error of a failed step: which step of `subject`, its error, and the last lines it printed. */
-export function stepFailedError(subject: string, failed: VertexState, cause: unknown, context: ErrorContext = {}): BuildError {
-  const logs = failed.logTail.length ? `\n--- last output of the step ---\n${failed.logTail.join("\n")}` : "";
-  return new BuildError("STEP_FAILED", `${subject}: step "${failed.name}" failed: ${failed.error}${logs}`, {
-    context,
-    hint: "fix the command or its inputs and run again",
-    cause,
-  });
 }

@@ -68,7 +68,7 @@ describe("brewkit watch", () => {
     writeFileSync(path.join(project, "brewkit.config.ts"), "export const app = target({ from: ;\n");
     at = await w.waitFor(/✖ brewkit\.config\.ts failed to load/, at);
     writeFileSync(path.join(project, "brewkit.config.ts"), config("echo broken-build >&2; exit 4"));
-    at = await w.waitFor(/✖ target "app": step .* failed/, at);
+    at = await w.waitFor(/✖ brewkit\.config\.ts:\d+: target "app": step .* failed/, at);
     writeFileSync(path.join(project, "brewkit.config.ts"), config("mkdir -p /out && echo fixed > /out/a"));
     at = await w.waitFor(/✔ app/, at);
     expect(out()).toBe("fixed\n");

@@ -51,7 +51,7 @@ export default group(...Array.from({ length: 5 }, (_, i) => target({ from: base,
     cpSync(path.join(repoRoot, "packages/brewkit-shell"), path.join(project, "node_modules/brewkit-shell"), { recursive: true });
     const failing = await brewkit(["run", "--progress", "plain"], { cwd: project });
     expect(failing.stderr).toContain("library test ran");
-    expect(failing.stderr).toMatch(/error: target "default>dependsOn\[0\]": step .*sh test\.sh.* failed/);
+    expect(failing.stderr).toMatch(/error: \S+:\d+: target "default>dependsOn\[0\]": step .*sh test\.sh.* failed/);
     expect(failing.code).toBe(1);
 
     writeFile(project, "test.sh", 'echo "library test ran"; [ "$(sh src/greet.sh lib)" = "hello, lib" ]\n');

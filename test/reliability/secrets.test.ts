@@ -198,7 +198,7 @@ describe("secret values in output", () => {
     await Promise.race([reported, exited]);
     child.kill("SIGINT");
     expect(await exited, output).toBe(130);
-    expect(output).toContain("✖ target \"fails\"");
+    expect(output).toMatch(/✖ brewkit\.config\.ts:\d+: target "fails"/);
     expect(output).toContain("\nraw: ***\n");
     expectNoSecret(output, "watch output");
   });

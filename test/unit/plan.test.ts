@@ -29,7 +29,7 @@ describe("createPlan", () => {
       { kind: "host", hostRoot: "/project", srcPath: "go.mod", dest: "/deps/", include: ["go.mod"], exclude: [] },
     ]);
     expect(planned.commands).toEqual([["/bin/sh", "-c", "make"]]);
-    expect(planned.outputs).toEqual([{ index: 0, artifact: "out", local: "dist", allowOutsideProject: false }]);
+    expect(planned.outputs).toEqual([{ index: 0, artifact: "out", local: "dist", allowOutsideProject: false, onFailure: false }]);
     expect(plan.waves).toEqual([["app"]]);
   });
 
@@ -87,6 +87,13 @@ describe("createPlan", () => {
     expect(() => createPlan(input({ out }), ["out"])).toThrow(/target "out", field "output\[0\]\.local".*outside the project/);
     const allowed = target({ from: "busybox", output: { artifact: "/o", local: "../elsewhere", allowOutsideProject: true } });
     expect(createPlan(input({ allowed }), ["allowed"]).targets.get("allowed")!.outputs[0]!.local).toBe("../elsewhere");
+  });
+
+  it("takes onFailure on an output as true or false, and nothing else", () => {
+    const reports = target({ from: "busybox", output: { artifact: "/r", local: "reports", onFailure: true } });
+    expect(createPlan(input({ reports }), ["reports"]).targets.get("reports")!.outputs[0]!.onFailure).toBe(true);
+    const typo = target({ from: "busybox", output: { artifact: "/r", local: "reports", onFailure: "yes" as unknown as boolean } });
+    expect(() => createPlan(input({ typo }), ["typo"])).toThrow(/target "typo", field "output\[0\]\.onFailure": must be true or false, not "yes"/);
   });
 
   it("keeps cache mounts with absolute paths", () => {

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { PassThrough } from "node:stream";
 import { describe, expect, it } from "vitest";
 import type { ControlClient } from "../../src/client/control.ts";
+import { ProtocolError } from "../../src/errors.ts";
 import { redactWrites } from "../../src/cli/redacted-output.ts";
 import { ProgressTracker, rawJsonWriter, StatusRedactor, type ProgressEvent } from "../../src/progress/index.ts";
 import type { Moby_Buildkit_V1_StatusResponse as StatusResponse } from "../../src/proto/generated.ts";
@@ -261,6 +262,17 @@ describe("followStatus", () => {
     expect(warnings.at(-1)).toBe("progress of app stopped: daemon gone; the build goes on, and its outcome is reported when it ends");
     expect(warnings.filter((w) => w.includes("reconnecting"))).toHaveLength(3);
     expect(linesOf(events)).toEqual(["half a line"]);
+    expect(tracker.all[0]!.name).toBe("step");
+  });
+
+  it("reports a Status message it cannot read at once, without reopening the stream to read it again", async () => {
+    const unreadable = new ProtocolError("DAEMON_PROTOCOL", "the daemon at unix:///d.sock answered Status with a message brewkit cannot read: truncated");
+    const { control, opened } = scriptedControl([{ messages: [{ vertexes: [running] }], error: unreadable }, { messages: [{ vertexes: [done] }] }]);
+    const warnings: string[] = [];
+    const { tracker, done: finished } = followStatus(control, "ref", "app", new AbortController().signal, { onWarning: (m) => warnings.push(m) });
+    await finished;
+    expect(opened()).toBe(1);
+    expect(warnings).toEqual([`progress of app stopped: ${unreadable.message}; the build goes on, and its outcome is reported when it ends`]);
     expect(tracker.all[0]!.name).toBe("step");
   });
 

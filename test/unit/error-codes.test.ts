@@ -1,0 +1,177 @@
+// The registry of error codes: every code has a summary and a hint, every code is used,
+// every code constructed is registered, and every code has a test that names it. A
+// table of triggers here produces many codes from the functions that raise them.
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { parseDaemonAddress } from "../../src/client/address.ts";
+import { cacheCommand } from "../../src/cli/cache-command.ts";
+import { daemonCommand } from "../../src/cli/daemon-command.ts";
+import { definitionCommand } from "../../src/cli/definition-command.ts";
+import { graphCommand } from "../../src/cli/graph-command.ts";
+import { progressOutput } from "../../src/cli/progress-mode.ts";
+import { requireTerminal, shellArgv } from "../../src/cli/terminal.ts";
+import { BrewkitError, errorCodes, isGatewayFailure, type ErrorCode } from "../../src/errors.ts";
+import { image, marshal, mkfile, parsePlatform, scratch } from "../../src/llb/index.ts";
+import { cache, group, secret, target, variable, type Target } from "../../src/model/index.ts";
+import { createPlan, resolveHostPaths, type HostFs, type PlanInput } from "../../src/plan/index.ts";
+import { parseSshFlag } from "../../src/session/ssh-service.ts";
+
+const root = path.resolve(import.meta.dirname, "../..");
+const codes = Object.keys(errorCodes) as ErrorCode[];
+
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const file = path.join(dir, name);
+    return statSync(file).isDirectory() ? filesUnder(file) : /\.ts$/.test(name) ? [file] : [];
+  });
+}
+
+const sources = filesUnder(path.join(root, "src")).filter((f) => !f.endsWith("error-codes.ts") && !f.endsWith("generated.ts"));
+const sourceText = sources.map((f) => readFileSync(f, "utf8")).join("\n");
+const tests = filesUnder(path.join(root, "test")).filter((f) => !f.endsWith("error-codes.test.ts"));
+const testText = tests.map((f) => readFileSync(f, "utf8")).join("\n");
+
+// ---- triggers: each raises its code from the function that raises it for users.
+
+function plan(targets: Record<string, unknown>, names: string[], extra: Partial<PlanInput> = {}) {
+  return createPlan(
+    { configFile: "/p/brewkit.config.ts", projectDir: "/p", targets: new Map(Object.entries(targets)) as PlanInput["targets"], groups: new Map(), defaultName: undefined, ignorePatterns: [], ...extra },
+    names,
+  );
+}
+
+/** A host file system of `exists` paths, symlinks (`links`) and their resolutions (`real`). */
+function hostFs(fs: { exists?: string[]; links?: Record<string, string>; real?: Record<string, string> }): HostFs {
+  return {
+    exists: (p) => fs.exists?.includes(p) ?? false,
+    list: () => [],
+    realPath: (p) => fs.real?.[p] ?? (fs.exists?.includes(p) || p === "/p" ? p : undefined),
+    readLink: (p) => fs.links?.[p],
+  };
+}
+
+const base = target({ from: "busybox" });
+const cycleDeps: Target[] = [];
+const cycleA = target({ from: "busybox", dependsOn: cycleDeps });
+cycleDeps.push(cycleA);
+
+const triggers: Array<[ErrorCode, () => unknown]> = [
+  ["SHELL_NEEDS_TTY", () => requireTerminal("brewkit shell", { stdin: { isTTY: false }, stdout: { isTTY: true } })],
+  ["SHELL_INVALID", () => shellArgv("   ")],
+  ["PROGRESS_MODE", () => progressOutput("fancy")],
+  ["ADDR_SCHEME", () => parseDaemonAddress("http://127.0.0.1:1234")],
+  ["ADDR_INVALID", () => parseDaemonAddress("tcp://")],
+  ["GRAPH_FORMAT", () => graphCommand(undefined, { format: "svg" })],
+  ["DEFINITION_FORMAT", () => definitionCommand("x", { format: "xml" })],
+  ["UNKNOWN_DAEMON_ACTION", () => daemonCommand("fly", {})],
+  ["UNKNOWN_CACHE_ACTION", () => cacheCommand("sweep", undefined, undefined, {})],
+  ["CACHE_ARGS", () => cacheCommand("export", undefined, undefined, {})],
+  ["SSH_FLAG_INVALID", () => parseSshFlag("=", {})],
+  ["LLB_INVALID_PLATFORM", () => parsePlatform("not a platform")],
+  ["LLB_INVALID_RUN", () => scratch().run({})],
+  ["LLB_INVALID_IMAGE_REF", () => image("Not A Reference!")],
+  ["LLB_INVALID_TIMESTAMP", () => marshal(scratch().file(mkfile("/f", 0o644, "", { timestamp: new Date(Number.NaN) })), { platform: { OS: "linux", Architecture: "amd64" } })],
+  ["UNKNOWN_TARGET", () => plan({ base }, ["bsae"])],
+  ["NO_DEFAULT_TARGET", () => plan({ base }, [])],
+  ["GROUP_MEMBER", () => plan({}, [], { groups: new Map([["all", group(...([base, "nope"] as never[]))]]), defaultName: "all" })],
+  ["NOT_A_TARGET", () => plan({ bad: {} }, ["bad"])],
+  ["FROM_INVALID", () => plan({ bad: target({ from: 42 as never }) }, ["bad"])],
+  ["FROM_EMPTY", () => plan({ bad: target({ from: " " }) }, ["bad"])],
+  ["VARIABLE_COMMAND", () => plan({ v: target({ from: base, env: { V: variable({ from: base } as never) } }) }, ["v"])],
+  ["PATH_TILDE", () => plan({ out: target({ from: base, output: { artifact: "/o", local: "~/dist" } }) }, ["out"])],
+  ["DEPENDENCY_CYCLE", () => plan({ cycleA }, ["cycleA"])],
+  ["FIELD_TYPE", () => plan({ bad: target({ from: base, env: "A=1" as never }) }, ["bad"])],
+  ["COMMAND_EMPTY", () => plan({ bad: target({ from: base, command: "  " }) }, ["bad"])],
+  ["COMMAND_INVALID", () => plan({ bad: target({ from: base, command: 42 as never }) }, ["bad"])],
+  ["COMMAND_TWICE", () => plan({ bad: target({ from: base, command: "a", commands: ["b"] }) }, ["bad"])],
+  ["ENV_NAME", () => plan({ bad: target({ from: base, env: { "A=B": "c" } }) }, ["bad"])],
+  ["PLATFORM_INVALID", () => plan({ bad: target({ from: base, platform: "linux" }) }, ["bad"])],
+  ["NETWORK_INVALID", () => plan({ bad: target({ from: base, network: "bridge" as never }) }, ["bad"])],
+  ["COPY_SRC", () => plan({ bad: target({ from: base, copy: { src: "" } }) }, ["bad"])],
+  ["COPY_FROM", () => plan({ bad: target({ from: base, copy: { src: "/x", from: "base" as never } }) }, ["bad"])],
+  ["CACHE_INVALID", () => plan({ bad: target({ from: base, cache: [cache("", "/c")] }) }, ["bad"])],
+  ["CACHE_ID_PATHS", () => plan({ bad: target({ from: base, cache: [cache("c", "/a"), cache("c", "/b")] }) }, ["bad"])],
+  ["CACHE_HOSTDIR_OUTSIDE", () => plan({ bad: target({ from: base, cache: [cache("c", "/a", { hostDir: "../elsewhere" })] }) }, ["bad"])],
+  ["SECRET_ID", () => plan({ bad: target({ from: base, secrets: [secret("", "/s")] }) }, ["bad"])],
+  ["SECRET_TARGET", () => plan({ bad: target({ from: base, secrets: [secret("s", {} as never)] }) }, ["bad"])],
+  ["OUTPUT_INVALID", () => plan({ bad: target({ from: base, output: { artifact: "", local: "dist" } }) }, ["bad"])],
+  ["OUTPUT_OUTSIDE_PROJECT", () => plan({ bad: target({ from: base, output: { artifact: "/o", local: "../dist" } }) }, ["bad"])],
+  ["OUTPUT_IS_PROJECT", () => plan({ bad: target({ from: base, output: { artifact: "/o", local: "." } }) }, ["bad"])],
+  ["COPY_SOURCE_MISSING", () => resolveHostPaths(plan({ bad: target({ from: base, copy: "src" }) }, ["bad"]), hostFs({}))],
+  ["COPY_SOURCE_DANGLING", () => resolveHostPaths(plan({ bad: target({ from: base, copy: "src" }) }, ["bad"]), hostFs({ links: { "/p/src": "gone" } }))],
+  ["COPY_SOURCE_OUTSIDE", () => resolveHostPaths(plan({ bad: target({ from: base, copy: "src" }) }, ["bad"]), hostFs({ exists: ["/p/src"], links: { "/p/src": "/etc" }, real: { "/p/src": "/etc" } }))],
+];
+
+/**
+ * Codes no test names yet. The list may only shrink: a code that gets a test must leave
+ * it, and a new code must come with a test.
+ */
+const awaitingTests: ErrorCode[] = [
+  "BUSYBOX_UNUSABLE", "CACHE_IMPORT_DIR", "CONFIG_NEVER_SETTLED", "CONFIG_NOT_FOUND", "DAEMON_ERROR",
+  "DAEMON_HOST_NETWORK", "DAEMON_LOCK_NAME", "DAEMON_NEEDS_ROOT", "DAEMON_NOT_INSTALLED", "DAEMON_START_TIMEOUT",
+  "ENTITLEMENT_DENIED", "EXPORT_EACCES", "EXPORT_EDQUOT", "EXPORT_ENOSPC", "EXPORT_EPERM", "EXPORT_EROFS", "EXPORT_FAILED",
+  "GATEWAY_CONTAINER_FAILED", "GATEWAY_NOT_REGISTERED", "GATEWAY_RESOLVE_FAILED", "GATEWAY_RETURN_FAILED",
+  "GATEWAY_SOLVE_FAILED", "GATEWAY_UNAVAILABLE", "GATEWAY_UNEXPECTED_RESULT", "GO_MISSING", "GO_MOD_PIN",
+  "IMAGE_CONFIG_INVALID", "INIT_WOULD_OVERWRITE", "INSTALL_FAILED", "RESULT_NOT_A_FILE", "SHELL_FAILED",
+  "SOCKET_PATH_TOO_LONG", "TLS_FILE", "TLS_INCOMPLETE", "UNKNOWN_TEMPLATE", "BUILD_FAILED", "ARTIFACT_MISSING",
+  "DAEMON_START_FAILED", "IMAGE_RESOLVE_FAILED", "GATEWAY_READ_FAILED", "FILESYNC_PROTOCOL", "FILESYNC_UNSAFE_PATH",
+  "FILESYNC_PEER", "FILESYNC_IO", "FILESYNC_PATH", "FILESYNC_ABORTED",
+];
+
+describe("the error code registry", () => {
+  it("gives every code a summary and a hint", () => {
+    expect(codes.length).toBeGreaterThan(100);
+    for (const code of codes) {
+      expect(code, code).toMatch(/^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$/);
+      expect(errorCodes[code].summary.length, `${code} summary`).toBeGreaterThan(10);
+      expect(errorCodes[code].summary, `${code} summary`).not.toMatch(/\.$/);
+      expect(errorCodes[code].hint.length, `${code} hint`).toBeGreaterThan(5);
+    }
+  });
+
+  it("holds only codes that brewkit's sources raise, and every code they raise", () => {
+    const unused = codes.filter((code) => !sourceText.includes(`"${code}"`));
+    expect(unused).toEqual([]);
+    // ERR_* are Node's own codes, which brewkit's import.meta.resolve raises as Node does.
+    const raised = new Set([...sourceText.matchAll(/Error\(\s*"([A-Z][A-Z0-9_]+)"/g)].map((m) => m[1]!).filter((code) => !code.startsWith("ERR_")));
+    expect([...raised].filter((code) => !(code in errorCodes))).toEqual([]);
+  });
+
+  it("marks the gateway's codes, which no code matches by prefix any more", () => {
+    expect(codes.filter(isGatewayFailure).every((code) => code.startsWith("GATEWAY_"))).toBe(true);
+    expect(codes.filter((code) => code.startsWith("GATEWAY_")).every(isGatewayFailure)).toBe(true);
+    expect(sourceText).not.toMatch(/code\.startsWith\(/);
+  });
+
+  it("has a test that names each code (the list of codes still awaiting one only shrinks)", () => {
+    const triggered = new Set(triggers.map(([code]) => code));
+    const untested = codes.filter((code) => !triggered.has(code) && !testText.includes(code));
+    expect(untested.filter((code) => !awaitingTests.includes(code)), "codes without a test").toEqual([]);
+    expect(awaitingTests.filter((code) => !untested.includes(code)), "codes that have a test now: remove them from awaitingTests").toEqual([]);
+  });
+
+  it("gives an error without a hint of its own its code's hint", () => {
+    const error = new BrewkitError("DAEMON_LOCKED", "another brewkit is starting the daemon");
+    expect(error.hint).toBe(errorCodes.DAEMON_LOCKED.hint);
+    expect(new BrewkitError("DAEMON_LOCKED", "x", { hint: "wait" }).hint).toBe("wait");
+  });
+});
+
+describe("errors raised for users", () => {
+  for (const [code, trigger] of triggers) {
+    it(`${code}: a message and a hint`, async () => {
+      let caught: unknown;
+      try {
+        await trigger();
+      } catch (err) {
+        caught = err;
+      }
+      expect(caught, `${code} was not raised`).toBeInstanceOf(BrewkitError);
+      const error = caught as BrewkitError;
+      expect(error.code).toBe(code);
+      expect(error.message.length).toBeGreaterThan(5);
+      expect(error.hint?.length ?? 0).toBeGreaterThan(5);
+    });
+  }
+});
