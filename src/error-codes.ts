@@ -100,7 +100,6 @@ export const errorCodes = {
   DAEMON_NOT_INSTALLED: { summary: "brewkit's daemon is not installed", hint: "run `brewkit daemon install`" },
   DAEMON_START_FAILED: { summary: "brewkit's daemon did not start", hint: "see `brewkit daemon logs`" },
   DAEMON_START_TIMEOUT: { summary: "brewkit's daemon did not answer in time", hint: "see `brewkit daemon logs`; `brewkit daemon stop` stops it" },
-  DAEMON_NEEDS_ROOT: { summary: "brewkit's daemon needs root or rootless tools", hint: "install rootlesskit (and uidmap), or run as root" },
   DAEMON_LOCKED: { summary: "another brewkit is starting the daemon", hint: "wait for it to finish and try again" },
   DAEMON_NOT_PRIVATE: { summary: "brewkit's daemon could be reached by other users", hint: "fix the owner and modes of its socket and directories, or `brewkit daemon stop` and start it again" },
   ROOTLESS_NOT_READY: { summary: "this machine is not ready for a rootless daemon", hint: "run the commands the error lists, then try again" },
