@@ -300,12 +300,7 @@ const triggers: Trigger[] = [
  * Codes no test names yet. The list may only shrink: a code that gets a test must leave
  * it, and a new code must come with a test.
  */
-const awaitingTests: ErrorCode[] = [
-  "CONFIG_NEVER_SETTLED", "DAEMON_ERROR", "ENTITLEMENT_DENIED",
-  "GATEWAY_CONTAINER_FAILED", "GATEWAY_NOT_REGISTERED", "GATEWAY_RESOLVE_FAILED", "GATEWAY_RETURN_FAILED",
-  "GATEWAY_SOLVE_FAILED", "GATEWAY_UNAVAILABLE", "GATEWAY_UNEXPECTED_RESULT", "RESULT_NOT_A_FILE", "SHELL_FAILED",
-  "BUILD_FAILED", "GATEWAY_READ_FAILED",
-];
+const awaitingTests: ErrorCode[] = ["GATEWAY_NOT_REGISTERED", "GATEWAY_UNEXPECTED_RESULT", "SHELL_FAILED"];
 
 describe("the error code registry", () => {
   it("gives every code a summary and a hint", () => {
