@@ -1,11 +1,11 @@
 // The registry of error codes: every code has a summary and a hint, every code is used,
 // every code constructed is registered, and every code has a test that names it. A
 // table of triggers here produces many codes from the functions that raise them.
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import os from "node:os";
-import path from "node:path";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import http2 from "node:http2";
 import type { AddressInfo } from "node:net";
+import os from "node:os";
+import path from "node:path";
 import { Duplex } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { parseDaemonAddress } from "../../src/client/address.ts";
@@ -152,7 +152,7 @@ async function withFakeDaemon<T>(answer: FakeAnswer, fn: (control: ControlClient
   }
 }
 
-/** A code, a call of the function that raises it for users, and (for newer triggers) the message it must give. */
+/** A code, a call of the function that raises it for users, and (where given) the message it must give. */
 type Trigger = [ErrorCode, () => unknown, RegExp?];
 
 const triggers: Trigger[] = [
@@ -277,6 +277,7 @@ const triggers: Trigger[] = [
     const worker: WorkerRecord = { ID: "w", Labels: { [workerNetworkLabel]: "host" } };
     requireStepNetwork(worker, new LocalDaemon(daemonPaths(scratchDir(), "/nonexistent")));
   }, /gives steps the host network, not one of their own/],
+  // As root (as the suite runs), the daemon is buildkitd itself: here a script in its place.
   ["DAEMON_START_FAILED", () => {
     const bin = fakePrograms({ ...cniPlugins, buildkitd: `echo 'time="2026-01-01T00:00:00Z" level=fatal msg="cannot listen" error="bind: address in use"' >&2; exit 1` });
     return new LocalDaemon(daemonPaths(scratchDir(), bin)).start();
@@ -287,7 +288,7 @@ const triggers: Trigger[] = [
       // It never answers: the start ends when its time is up.
       await daemon.start({ timeoutMs: 500 });
     } finally {
-      process.kill(Number(readFileSync(daemon.paths.pidFile, "utf8")), "SIGKILL");
+      if (existsSync(daemon.paths.pidFile)) process.kill(Number(readFileSync(daemon.paths.pidFile, "utf8")), "SIGKILL");
     }
   }, /^buildkitd did not answer on unix:\/\/\S+ in time/],
   ["GO_MISSING", () => {
