@@ -97,7 +97,8 @@ async function report(err: unknown, debug: boolean): Promise<number> {
     // A run the user stopped needs no fix.
     if (err.hint && err.code !== "CANCELLED") process.stderr.write(`hint: ${err.hint}\n`);
     if (debug) {
-      process.stderr.write(`${err.stack}\n`);
+      // The stable code, for scripts and bug reports: see src/error-codes.ts.
+      process.stderr.write(`code: ${err.code}\n${err.stack}\n`);
       // Loaded only here: decoding the daemon's details needs the protobuf schema.
       const { errorDetailsOf } = await import("../client/error-details.ts");
       for (const stack of errorDetailsOf(err)?.stacks ?? []) process.stderr.write(`${stack}\n`);

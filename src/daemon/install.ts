@@ -14,6 +14,20 @@ export function pinnedBuildkitVersion(root = packageRoot): string {
   return match[1];
 }
 
+/** Where Go's own installer puts `go`, which is often not on PATH. */
+export const goInstallerBinary = "/usr/local/go/bin/go";
+
+/** The `go` to build BuildKit with: the one on `envPath`, else `installed`; GO_MISSING when there is none. */
+export function findGo(envPath = process.env.PATH ?? "", installed = goInstallerBinary): string {
+  const go = findOnPath("go", envPath) ?? (existsSync(installed) ? installed : undefined);
+  if (!go) {
+    throw new DaemonError("GO_MISSING", "building BuildKit needs Go (>= 1.26), which was not found on PATH", {
+      hint: "install Go, or point --addr / BUILDKIT_HOST at an existing buildkitd",
+    });
+  }
+  return go;
+}
+
 function run(command: string, args: string[], options: { cwd?: string; log: (line: string) => void }): Promise<void> {
   return new Promise((resolve, reject) => {
     options.log(`$ ${command} ${args.join(" ")}`);
@@ -33,12 +47,7 @@ function run(command: string, args: string[], options: { cwd?: string; log: (lin
  * otherwise each missing package is named with the command that installs it.
  */
 export async function installDaemon(binDir: string, log: (line: string) => void = console.error): Promise<void> {
-  const go = findOnPath("go") ?? (existsSync("/usr/local/go/bin/go") ? "/usr/local/go/bin/go" : undefined);
-  if (!go) {
-    throw new DaemonError("GO_MISSING", "building BuildKit needs Go (>= 1.26), which was not found on PATH", {
-      hint: "install Go, or point --addr / BUILDKIT_HOST at an existing buildkitd",
-    });
-  }
+  const go = findGo();
   mkdirSync(binDir, { recursive: true });
   const version = pinnedBuildkitVersion();
   const ldflags = `-X github.com/moby/buildkit/version.Version=${version} -X github.com/moby/buildkit/version.Package=github.com/moby/buildkit`;

@@ -87,3 +87,17 @@ export const cache = buildCache({ to: "type=local,dest=.cache/build,mode=max", f
     expect(readFileSync(path.join(project, "out", "result"), "utf8")).toBe(`${token}\n`);
   }, 180_000);
 });
+
+describe("a build cache setting the daemon refuses", () => {
+  it("fails the run with the daemon's reason, as data in rawjson mode too", async () => {
+    const project = makeProject({
+      "brewkit.config.ts": `import { scratch, target } from "brewkit";\n${busyboxBase}\nexport default target({ from: base, command: "echo ${randomBytes(6).toString("hex")}" });\n`,
+    });
+    const result = await brewkit(["run", "--cache-to", "type=local,dest=.cache/build,compression=bogus", "--progress", "rawjson"], { cwd: project });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('error: target "default" failed: failed to configure local cache exporter: unsupported compression type bogus\nhint: ');
+    const last = JSON.parse(result.stderr.split("\n").filter((l) => l.startsWith("{")).at(-1)!) as { error: { code: string; context: { target: string } } };
+    expect(last.error.code).toBe("BUILD_FAILED");
+    expect(last.error.context.target).toBe("default");
+  });
+});

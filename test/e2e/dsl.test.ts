@@ -140,10 +140,12 @@ ${busyboxBase}
 export const hostnet = target({ from: base, network: "host", command: "true" });
 `,
     });
-    const result = await brewkit(["run", "hostnet"], { cwd: project });
+    const result = await brewkit(["run", "hostnet", "--progress", "rawjson"], { cwd: project });
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('target "hostnet" needs the daemon\'s network.host entitlement');
     expect(result.stderr).toContain("--allow-insecure-entitlement network.host");
     expect(result.stderr).not.toMatch(/^\s+at /m);
+    const last = JSON.parse(result.stderr.split("\n").filter((l) => l.startsWith("{")).at(-1)!) as { error: { code: string } };
+    expect(last.error.code).toBe("ENTITLEMENT_DENIED");
   });
 });

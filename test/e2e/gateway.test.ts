@@ -4,6 +4,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { parseDaemonAddress } from "../../src/client/address.ts";
 import { ControlClient } from "../../src/client/control.ts";
+import { GatewayClient } from "../../src/client/gateway.ts";
 import { BrewkitError } from "../../src/errors.ts";
 import { image, local, marshal, normalizePlatform, type Platform, type State } from "../../src/llb/index.ts";
 import { readFileFromDefinition, readFilesFromDefinitions, readFilesWith, resolveImageConfigs, resolveImageConfigsWith } from "../../src/resolve/index.ts";
@@ -175,6 +176,16 @@ describe("reading files from definitions solved through the gateway", () => {
     expect(err.message).toBe("cannot read variable X (/nope): no such file in the result");
   });
 
+  it("reports a path that is a directory, and passes on the daemon's reason for a path it cannot open", async () => {
+    const tree = def(sh(`mkdir -p /dir && echo ${Date.now()} > /file`));
+    const directory = await failure(readFilesFromDefinitions(control, [{ definition: tree, path: "/dir", label: "variable D" }], { sharedKey }));
+    expect(directory.code).toBe("RESULT_NOT_A_FILE");
+    expect(directory.message).toBe("cannot read variable D (/dir): not a regular file");
+    const throughFile = await failure(readFilesFromDefinitions(control, [{ definition: tree, path: "/file/below" }], { sharedKey }));
+    expect(throughFile.code).toBe("GATEWAY_READ_FAILED");
+    expect(throughFile.message).toMatch(/\/file\/below: not a directory$/);
+  });
+
   it("ends the build with the callback's error and reports that error", async () => {
     const thrown = new Error("the callback gave up");
     const outcome = await withGatewayBuild(control, { name: "gives up", sharedKey }, async () => {
@@ -197,5 +208,37 @@ describe("reading files from definitions solved through the gateway", () => {
     expect(err.code).toBe("CANCELLED");
     expect(err.message).toBe("slow was cancelled");
     expect(Date.now() - started).toBeLessThan(20_000);
+  });
+});
+
+describe("calls the daemon refuses", () => {
+  it("fail with the code of the gateway call, and the daemon's reason", async () => {
+    const missing = `${registry}/brewkit/missing-${Date.now()}:1`;
+    const errors = await withGatewayBuild(control, { name: "refused calls", sharedKey }, async (bridge) => ({
+      solve: await failure(bridge.solve(def(image(missing)), { evaluate: true })),
+      resolve: await failure(bridge.resolveImageConfig(missing, platform)),
+      release: await failure(bridge.releaseContainer("no-such-container")),
+      read: await failure(bridge.readFile("no-such-result", "/file")),
+      // A result naming nothing this build made: refused, and the build still ends normally.
+      return: await failure(bridge.return({ result: { ref: { id: "no-such-result" } } })),
+    }));
+    expect([errors.solve.code, errors.solve.message]).toEqual(["GATEWAY_SOLVE_FAILED", expect.stringContaining(`${missing}: not found`)]);
+    expect([errors.resolve.code, errors.resolve.message]).toEqual(["GATEWAY_RESOLVE_FAILED", expect.stringContaining(`${missing}: not found`)]);
+    expect([errors.release.code, errors.release.message]).toEqual(["GATEWAY_CONTAINER_FAILED", expect.stringContaining("no-such-container not found")]);
+    expect([errors.read.code, errors.read.message]).toEqual(["GATEWAY_READ_FAILED", expect.stringContaining("no such ref: no-such-result")]);
+    expect([errors.return.code, errors.return.message]).toEqual(["GATEWAY_RETURN_FAILED", expect.stringContaining("no-such-result not found")]);
+    for (const error of Object.values(errors)) expect(error.hint?.length).toBeGreaterThan(5);
+  });
+
+  it("fail with GATEWAY_UNAVAILABLE when the gateway does not know the build", async () => {
+    const err = await failure(new GatewayClient(control, `no-such-build-${Date.now()}`).ping());
+    expect(err.code).toBe("GATEWAY_UNAVAILABLE");
+    expect(err.message).toMatch(/no such job no-such-build-\d+$/);
+  });
+
+  it("fail with DAEMON_ERROR when the daemon refuses a Control call", async () => {
+    const err = await failure(control.diskUsage({ filter: ["=="] }));
+    expect(err.code).toBe("DAEMON_ERROR");
+    expect(err.message).toContain("failed to parse diskusage filters");
   });
 });

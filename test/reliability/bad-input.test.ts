@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inject } from "vitest";
 import { LocalDaemon } from "../../src/daemon/local-daemon.ts";
 import { daemonPaths, defaultDaemonPaths } from "../../src/daemon/paths.ts";
+import type { ErrorCode } from "../../src/errors.ts";
 import { brewkit, busyboxBase, makeProject, type CliResult } from "../support/project.ts";
 import { freePort } from "../support/registry.ts";
 import { makeCertificates, startTlsDaemon, type Certificates } from "../support/tls.ts";
@@ -72,33 +73,37 @@ export const all = base;
 });
 
 describe("a config that ends or stalls brewkit while it loads", () => {
-  const cases: Array<[string, Record<string, string>, string, RegExp]> = [
+  const cases: Array<[string, Record<string, string>, string, RegExp, ErrorCode]> = [
     [
       "a default export that is not a target or a group",
       { "brewkit.config.ts": `import { target, scratch } from "brewkit";\n${busyboxBase}\nexport const all = base;\nexport default [base];\n` },
       "export default [base]",
       /: the default export is an array, not a target or a group, so `brewkit run` would not know what to build\nhint: wrap the targets in group\(\.\.\.\)/,
+      "CONFIG_DEFAULT_EXPORT",
     ],
     [
       "process.exit in an ES module config",
       { "package.json": '{ "type": "module" }', "brewkit.config.ts": `import { target, scratch } from "brewkit";\n${busyboxBase}\nprocess.exit(0);\n` },
       "process.exit(0)",
       /: the config called process\.exit\(0\) while loading, which would end brewkit before it did anything\nhint: /,
+      "CONFIG_EXIT",
     ],
     [
       "process.exit in a CommonJS config",
       { "brewkit.config.ts": `import { target, scratch } from "brewkit";\n${busyboxBase}\nif (base) process.exit(13);\n` },
       "process.exit(13)",
       /: the config called process\.exit\(13\) while loading/,
+      "CONFIG_EXIT",
     ],
     [
       "a top-level await that never settles",
       { "package.json": '{ "type": "module" }', "brewkit.config.ts": `import { target, scratch } from "brewkit";\n${busyboxBase}\nawait new Promise(() => {});\n` },
       "await new Promise",
       /: the config never finished loading: a top-level await waits for a promise that nothing will ever resolve\nhint: /,
+      "CONFIG_NEVER_SETTLED",
     ],
   ];
-  for (const [what, files, needle, problem] of cases) {
+  for (const [what, files, needle, problem, code] of cases) {
     it(`${what}: exit 1 and an error at the line`, async () => {
       const project = makeProject(files);
       const file = path.join(project, "brewkit.config.ts");
@@ -108,6 +113,10 @@ describe("a config that ends or stalls brewkit while it loads", () => {
         expect(result.stderr).toMatch(problem);
         expect(result.stderr).not.toContain("cannot reach the BuildKit daemon");
       }
+      // --debug names the error's code.
+      const debug = await brewkit(["targets", "--debug"], { cwd: project });
+      expect(debug.stderr).toContain(`\ncode: ${code}\n`);
+      expect(debug.code).toBe(1);
     });
   }
 });
