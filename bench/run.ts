@@ -6,7 +6,7 @@ import path from "node:path";
 import { LocalDaemon } from "../src/daemon/local-daemon.ts";
 import { daemonPaths, defaultDaemonPaths } from "../src/daemon/paths.ts";
 import { startRegistry } from "../test/support/registry.ts";
-import { cachedRerun, imagesAndCache, manyTargets, rootlessAgainstRootful, uploadAndExport, watchLatency, type BenchSettings, type Row } from "./scenarios.ts";
+import { cachedRerun, imagesAndCache, manyTargets, rootlessAgainstRootful, uploadAndExport, watchLatency, type BenchSettings, type Row } from "./scenarios/index.ts";
 import { formatMs, type Summary } from "./stats.ts";
 import { repoRoot } from "./tools.ts";
 
