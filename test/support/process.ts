@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { inject } from "vitest";
 import { repoRoot, testHome } from "./project.ts";
+import { nodeRunnableBy } from "./rootless-user.ts";
 
 /** A brewkit process running in the background, whose output can be awaited as it comes. */
 export class BrewkitProcess {
@@ -19,7 +20,7 @@ export class BrewkitProcess {
    */
   constructor(args: string[], options: { cwd: string; env?: Record<string, string>; as?: { uid: number; gid: number; packageDir: string; env: Record<string, string> } }) {
     const as = options.as;
-    this.child = spawn(process.execPath, [path.join(as?.packageDir ?? repoRoot, "bin/brewkit.js"), ...args], {
+    this.child = spawn(as ? nodeRunnableBy(as.uid, as.gid) : process.execPath, [path.join(as?.packageDir ?? repoRoot, "bin/brewkit.js"), ...args], {
       cwd: options.cwd,
       env: as ? { ...as.env, ...options.env } : { ...process.env, BUILDKIT_HOST: inject("buildkitHost"), BREWKIT_HOME: testHome, NO_COLOR: "1", ...options.env },
       ...(as ? { uid: as.uid, gid: as.gid } : {}),
@@ -31,11 +32,21 @@ export class BrewkitProcess {
     };
     this.child.stdout!.on("data", take);
     this.child.stderr!.on("data", take);
-    this.exited = new Promise((resolve) => this.child.on("close", (code, signal) => {
-      this.closed = true;
-      for (const wake of [...this.waiters]) wake();
-      resolve({ code, signal });
-    }));
+    this.exited = new Promise((resolve) => {
+      const end = (code: number | null, signal: NodeJS.Signals | null) => {
+        if (this.closed) return;
+        this.closed = true;
+        for (const wake of [...this.waiters]) wake();
+        resolve({ code, signal });
+      };
+      this.child.on("close", end);
+      // A process that cannot start ends the wait at once, with the reason in its output.
+      this.child.on("error", (err: NodeJS.ErrnoException) => {
+        if (!err.syscall?.startsWith("spawn")) return;
+        take(Buffer.from(`\nbrewkit could not be started: ${err.message}\n`));
+        end(null, null);
+      });
+    });
   }
 
   /**

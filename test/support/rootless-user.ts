@@ -1,5 +1,5 @@
-import { execFileSync, spawn } from "node:child_process";
-import { chmodSync, chownSync, copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { chmodSync, chownSync, copyFileSync, cpSync, linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { defaultDaemonPaths } from "../../src/daemon/paths.ts";
 import { hasRange } from "../../src/daemon/rootless.ts";
@@ -135,7 +135,7 @@ export function userEnv(user: Pick<TestUser, "name" | "home" | "runtimeDir">, ex
 export function brewkitAs(user: Pick<TestUser, "uid" | "gid" | "packageDir">, args: string[], options: { cwd: string; env: Record<string, string> }): Promise<CliResult> {
   const started = Date.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(user.packageDir, "bin/brewkit.js"), ...args], {
+    const child = spawn(nodeRunnableBy(user.uid, user.gid), [path.join(user.packageDir, "bin/brewkit.js"), ...args], {
       cwd: options.cwd,
       env: options.env,
       uid: user.uid,
@@ -155,12 +155,39 @@ export function brewkitAs(user: Pick<TestUser, "uid" | "gid" | "packageDir">, ar
 export function connectAs(uid: number, gid: number, socket: string): Promise<string> {
   const script = `require("node:net").connect(process.argv[1]).on("connect", () => { console.log("connected"); process.exit(0); }).on("error", (e) => { console.log(e.code); process.exit(0); });`;
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["-e", script, socket], { uid, gid, stdio: ["ignore", "pipe", "inherit"] });
+    const child = spawn(nodeRunnableBy(uid, gid), ["-e", script, socket], { uid, gid, stdio: ["ignore", "pipe", "inherit"] });
     let out = "";
     child.stdout.on("data", (d) => (out += d));
     child.on("error", reject);
     child.on("close", () => resolve(out.trim()));
   });
+}
+
+const runnableNodes = new Map<number, string>();
+
+/**
+ * The Node that runs the tests (the same version, for the user's brewkit too), at a path
+ * `uid` can run: a Node installed in root's home is out of other users' reach, so it is
+ * linked (or copied) into a directory of its own under /tmp, removed when the tests end.
+ */
+export function nodeRunnableBy(uid: number, gid: number): string {
+  const known = runnableNodes.get(uid);
+  if (known) return known;
+  let node = process.execPath;
+  if (spawnSync(node, ["-e", ""], { uid, gid, stdio: "ignore" }).status !== 0) {
+    const dir = mkdtempSync("/tmp/bk-node-");
+    chmodSync(dir, 0o755);
+    node = path.join(dir, "node");
+    try {
+      linkSync(process.execPath, node);
+    } catch {
+      copyFileSync(process.execPath, node);
+    }
+    chmodSync(node, 0o755);
+    process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
+  }
+  runnableNodes.set(uid, node);
+  return node;
 }
 
 /** Removes the user's work dir. */
