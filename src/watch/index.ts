@@ -70,19 +70,23 @@ export async function watchLoop<P>(options: WatchLoopOptions<P>, signal: AbortSi
   };
 
   // A rebuild starts well within chokidar's 50 ms, so it may read a file before a change
-  // chokidar then drops: each changed path is looked at again once that window closed.
-  const rechecks = new Map<string, NodeJS.Timeout>();
+  // chokidar then drops: each changed path is looked at again once that window closed,
+  // against what it was when the last build started (that build read anything older).
+  const rechecks = new Map<string, { timer: NodeJS.Timeout; seen: string }>();
   const changed = (file: string) => {
     if (pending.size === 0) trace("watch-event");
     pending.add(file);
     clearTimeout(timer);
     timer = setTimeout(fire, debounceMs);
-    clearTimeout(rechecks.get(file));
-    const seen = fingerprint(file);
-    rechecks.set(file, setTimeout(() => {
-      rechecks.delete(file);
-      if (fingerprint(file) !== seen) changed(file);
-    }, droppedChangesMs + debounceMs));
+    clearTimeout(rechecks.get(file)?.timer);
+    const recheck = {
+      seen: fingerprint(file),
+      timer: setTimeout(() => {
+        rechecks.delete(file);
+        if (fingerprint(file) !== recheck.seen) changed(file);
+      }, droppedChangesMs + debounceMs),
+    };
+    rechecks.set(file, recheck);
   };
 
   const rewatch = async (paths: string[], isIgnored: (p: string) => boolean) => {
@@ -111,6 +115,7 @@ export async function watchLoop<P>(options: WatchLoopOptions<P>, signal: AbortSi
 
   const startBuild = () => {
     if (!current) return;
+    for (const [file, recheck] of rechecks) recheck.seen = fingerprint(file);
     const abort = new AbortController();
     const plan = current.plan;
     const started = Date.now();
@@ -143,7 +148,7 @@ export async function watchLoop<P>(options: WatchLoopOptions<P>, signal: AbortSi
     startBuild();
   }
   clearTimeout(timer);
-  for (const recheck of rechecks.values()) clearTimeout(recheck);
+  for (const recheck of rechecks.values()) clearTimeout(recheck.timer);
   await stop();
   await watcher?.close();
 }
