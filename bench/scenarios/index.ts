@@ -4,5 +4,6 @@ export { uploadAndExport } from "./transfers.ts";
 export { cachedRerun } from "./cached-rerun.ts";
 export { manyTargets } from "./many-targets.ts";
 export { watchLatency } from "./watch-latency.ts";
+export { editLoop } from "./edit-loop.ts";
 export { rootlessAgainstRootful } from "./rootless.ts";
 export { imagesAndCache } from "./images.ts";

@@ -2,6 +2,7 @@ import { receiveDirectory, sendDirectory } from "../filesync/index.ts";
 import { receiveFile } from "../filesync/file-receiver.ts";
 import { transientExportPatterns } from "../filesync/staging.ts";
 import { GrpcStatus } from "../grpc/wire.ts";
+import { trace } from "../trace.ts";
 import type { ServerStreamCall } from "./grpc-server.ts";
 import type { SessionService } from "./services.ts";
 import { streamMethod } from "./services.ts";
@@ -80,6 +81,7 @@ export function fileSyncService(dirs: ReadonlyMap<string, LocalDir>, stats: Tran
     }
     const sent: string[] = stats.sentFiles.get(name) ?? [];
     stats.sentFiles.set(name, sent);
+    trace("upload-start", { dir: name });
     sendDirectory(call, {
       root: dir.root,
       includePatterns: dir.includePatterns,
@@ -91,7 +93,10 @@ export function fileSyncService(dirs: ReadonlyMap<string, LocalDir>, stats: Tran
         stats.bytesSent += bytes;
       },
     }).then(
-      () => call.end(),
+      () => {
+        trace("upload-done", { dir: name });
+        call.end();
+      },
       (err: unknown) => call.fail(GrpcStatus.UNKNOWN, `sending ${dir.root}: ${(err as Error).message}`),
     );
   };
@@ -122,6 +127,7 @@ export function fileSendService(
     const target = targets.get(id);
     if (target === undefined) return call.fail(GrpcStatus.NOT_FOUND, `exporter ${id} not found`);
     if (target.kind === "file") return receiveArchive(call, target);
+    trace("export-start");
     const receiving = receiveDirectory(call, {
       dest: target.dest,
       within: target.within,
@@ -132,6 +138,7 @@ export function fileSendService(
     inFlight.add(receiving);
     receiving.then(
       (result) => {
+        trace("export-committed", { files: result.files });
         stats.filesReceived += result.files - result.reused;
         stats.filesReused += result.reused;
         stats.bytesReceived += result.bytes;

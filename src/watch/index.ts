@@ -1,4 +1,5 @@
 import { watch, type FSWatcher } from "chokidar";
+import { statSync } from "node:fs";
 import path from "node:path";
 import { trace } from "../trace.ts";
 import type { WatchSpec } from "./paths.ts";
@@ -32,6 +33,19 @@ export interface WatchLoopOptions<P> {
   debounceMs?: number;
 }
 
+// chokidar reports a file's change, then drops that file's further changes for 50 ms.
+const droppedChangesMs = 50;
+
+/** What identifies one version of a path: a write changes its ctime (and usually size), a replacement its inode. */
+function fingerprint(file: string): string {
+  try {
+    const s = statSync(file, { bigint: true });
+    return `${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
+  } catch {
+    return "absent";
+  }
+}
+
 /**
  * Builds, then watches the inputs and rebuilds on every change until `signal` aborts:
  * changes are debounced, a build in flight is cancelled (and awaited) first, the config
@@ -39,7 +53,7 @@ export interface WatchLoopOptions<P> {
  * config is reported while watching goes on.
  */
 export async function watchLoop<P>(options: WatchLoopOptions<P>, signal: AbortSignal): Promise<void> {
-  const debounceMs = options.debounceMs ?? 50;
+  const debounceMs = options.debounceMs ?? 10;
   let current: WatchTarget<P> | undefined;
   let watcher: FSWatcher | undefined;
   let watchedKey = "";
@@ -55,17 +69,33 @@ export async function watchLoop<P>(options: WatchLoopOptions<P>, signal: AbortSi
     wake?.();
   };
 
+  // A rebuild starts well within chokidar's 50 ms, so it may read a file before a change
+  // chokidar then drops: each changed path is looked at again once that window closed,
+  // against what it was when the last build started (that build read anything older).
+  const rechecks = new Map<string, { timer: NodeJS.Timeout; seen: string }>();
+  const changed = (file: string) => {
+    if (pending.size === 0) trace("watch-event");
+    pending.add(file);
+    clearTimeout(timer);
+    timer = setTimeout(fire, debounceMs);
+    clearTimeout(rechecks.get(file)?.timer);
+    const recheck = {
+      seen: fingerprint(file),
+      timer: setTimeout(() => {
+        rechecks.delete(file);
+        if (fingerprint(file) !== recheck.seen) changed(file);
+      }, droppedChangesMs + debounceMs),
+    };
+    rechecks.set(file, recheck);
+  };
+
   const rewatch = async (paths: string[], isIgnored: (p: string) => boolean) => {
     const key = JSON.stringify(paths);
     if (key === watchedKey && watcher) return;
     await watcher?.close();
     watchedKey = key;
     watcher = watch(paths, { ignoreInitial: true, ignored: (p: string) => isIgnored(path.resolve(p)) });
-    watcher.on("all", (_event, file) => {
-      pending.add(path.resolve(file));
-      clearTimeout(timer);
-      timer = setTimeout(fire, debounceMs);
-    });
+    watcher.on("all", (_event, file) => changed(path.resolve(file)));
     await new Promise<void>((resolve) => watcher!.once("ready", () => resolve()));
     options.report({ kind: "watching", paths: paths.length });
   };
@@ -85,6 +115,7 @@ export async function watchLoop<P>(options: WatchLoopOptions<P>, signal: AbortSi
 
   const startBuild = () => {
     if (!current) return;
+    for (const [file, recheck] of rechecks) recheck.seen = fingerprint(file);
     const abort = new AbortController();
     const plan = current.plan;
     const started = Date.now();
@@ -117,6 +148,7 @@ export async function watchLoop<P>(options: WatchLoopOptions<P>, signal: AbortSi
     startBuild();
   }
   clearTimeout(timer);
+  for (const recheck of rechecks.values()) clearTimeout(recheck.timer);
   await stop();
   await watcher?.close();
 }
