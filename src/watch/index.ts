@@ -1,6 +1,7 @@
 import { watch, type FSWatcher } from "chokidar";
-import { statSync } from "node:fs";
+import { lstatSync, realpathSync, statSync } from "node:fs";
 import path from "node:path";
+import { isInside } from "../plan/index.ts";
 import { trace } from "../trace.ts";
 import type { WatchSpec } from "./paths.ts";
 
@@ -44,6 +45,28 @@ function fingerprint(file: string): string {
   } catch {
     return "absent";
   }
+}
+
+/**
+ * Watched roots that are symlinks (a copy source, or a config file, that is a link is read
+ * as what it points to): their targets, and a path below a target named through its link.
+ */
+function linkedRoots(paths: string[]): { targets: string[]; through(p: string): string } {
+  const links = new Map<string, string>();
+  for (const p of paths) {
+    try {
+      if (lstatSync(p).isSymbolicLink()) links.set(realpathSync(p), p);
+    } catch {
+      // Missing or dangling: watched as it is, and its creation is seen.
+    }
+  }
+  return {
+    targets: [...links.keys()],
+    through: (p) => {
+      for (const [target, link] of links) if (isInside(target, p)) return path.join(link, path.relative(target, p));
+      return p;
+    },
+  };
 }
 
 /**
@@ -94,9 +117,18 @@ export async function watchLoop<P>(options: WatchLoopOptions<P>, signal: AbortSi
     if (key === watchedKey && watcher) return;
     await watcher?.close();
     watchedKey = key;
-    watcher = watch(paths, { ignoreInitial: true, ignored: (p: string) => isIgnored(path.resolve(p)) });
-    watcher.on("all", (_event, file) => changed(path.resolve(file)));
+    const named = linkedRoots(paths);
+    // An upload sends a symlink inside a copied directory as the link itself: what it points
+    // to is no input, so links are not followed (a linked package's files, its .git, ...).
+    watcher = watch([...paths, ...named.targets], { ignoreInitial: true, followSymlinks: false, ignored: (p: string) => isIgnored(named.through(path.resolve(p))) });
+    // Before "ready" chokidar still reports what it finds (a link it does not follow, as
+    // added): nothing has changed since the build that starts after it.
+    let ready = false;
+    watcher.on("all", (_event, file) => {
+      if (ready) changed(named.through(path.resolve(file)));
+    });
     await new Promise<void>((resolve) => watcher!.once("ready", () => resolve()));
+    ready = true;
     options.report({ kind: "watching", paths: paths.length });
   };
 

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -11,9 +11,10 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
  * A watch loop over `<dir>/src` and `<dir>/config` whose builds read `src/a.txt` when they
  * start (as the daemon's upload does) and call `onBuild` with what they read.
  */
-function startLoop(onBuild: (content: string, builds: number) => void | Promise<void>) {
+function startLoop(onBuild: (content: string, builds: number) => void | Promise<void>, prepare?: (dir: string) => string[]) {
   dir = mkdtempSync(path.join(os.tmpdir(), "brewkit-watch-loop-"));
   mkdirSync(path.join(dir, "src"));
+  const extraPaths = prepare?.(dir) ?? [];
   writeFileSync(path.join(dir, "src", "a.txt"), "initial\n");
   writeFileSync(path.join(dir, "config"), "1\n");
   const source = path.join(dir, "src", "a.txt");
@@ -27,7 +28,7 @@ function startLoop(onBuild: (content: string, builds: number) => void | Promise<
     waiters = [];
   };
   const abort = new AbortController();
-  const spec: WatchSpec = { paths: [path.join(dir, "src"), config], configFiles: new Set([config]), isIgnored: () => false, addWritten: () => undefined };
+  const spec: WatchSpec = { paths: [path.join(dir, "src"), config, ...extraPaths], configFiles: new Set([config]), isIgnored: () => false, addWritten: () => undefined };
   const done = watchLoop(
     {
       load: async () => {
@@ -56,7 +57,7 @@ function startLoop(onBuild: (content: string, builds: number) => void | Promise<
     abort.abort();
     await done;
   };
-  return { source, config, reads, reports, loads: () => loads, until, stop };
+  return { dir, source, config, reads, reports, loads: () => loads, until, stop };
 }
 
 const built = (reports: WatchReport[]) => reports.filter((r) => r.kind === "built").length;
@@ -93,5 +94,30 @@ describe("watchLoop", () => {
     expect(changes.map((c) => c.configChanged)).toEqual([false, true]);
     expect(changes[0]!.files.sort()).toEqual([path.join(path.dirname(loop.source), "b.txt"), loop.source].sort());
     expect(loop.reads).toEqual(["initial\n", "saved\n", "saved\n"]);
+  });
+
+  it("does not follow a symlink inside a watched directory, and watches a root that is a symlink through it", async () => {
+    const loop = startLoop(() => undefined, (d) => {
+      mkdirSync(path.join(d, "outside"));
+      writeFileSync(path.join(d, "outside", "x.txt"), "x\n");
+      // Uploaded as a link: what it points to is no input.
+      symlinkSync(path.join(d, "outside"), path.join(d, "src", "link"));
+      mkdirSync(path.join(d, "shared"));
+      writeFileSync(path.join(d, "shared", "y.txt"), "y\n");
+      // A copy source that is a link is read as what it points to.
+      symlinkSync(path.join(d, "shared"), path.join(d, "linked"));
+      return [path.join(d, "linked")];
+    });
+    await loop.until(() => built(loop.reports) === 1 && loop.reports.some((r) => r.kind === "watching"));
+    writeFileSync(path.join(loop.dir, "outside", "x.txt"), "changed\n");
+    writeFileSync(loop.source, "saved\n");
+    await loop.until(() => loop.reads.at(-1) === "saved\n" && built(loop.reports) === loop.reads.length);
+    writeFileSync(path.join(loop.dir, "shared", "y.txt"), "changed\n");
+    const throughLink = path.join(loop.dir, "linked", "y.txt");
+    await loop.until(() => loop.reports.some((r) => r.kind === "changed" && r.files.includes(throughLink)));
+    await loop.stop();
+    const files = loop.reports.flatMap((r) => (r.kind === "changed" ? r.files : []));
+    expect(files).not.toContain(path.join(loop.dir, "src", "link", "x.txt"));
+    expect(files.filter((f) => f.includes(`${path.sep}outside`) || f.includes(`${path.sep}shared`))).toEqual([]);
   });
 });
