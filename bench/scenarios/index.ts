@@ -6,3 +6,4 @@ export { manyTargets } from "./many-targets.ts";
 export { watchLatency } from "./watch-latency.ts";
 export { rootlessAgainstRootful } from "./rootless.ts";
 export { imagesAndCache } from "./images.ts";
+export { startAgainstNode } from "./start-ratio.ts";
