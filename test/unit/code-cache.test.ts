@@ -4,7 +4,7 @@
 // run as users run it, with the Node running the tests (CI runs them on Node 20 and 24).
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
@@ -128,12 +128,12 @@ describe("the code cache of a script", () => {
   });
 });
 
-/** Runs the CLI with its caches in `home`; `shell` wraps the command (e.g. to set a ulimit). */
-function brewkit(home: string, args: string[], shell = ""): Promise<{ code: number | null; stdout: string; stderr: string; trace: string }> {
+/** Runs the CLI with its caches in `home`, in `cwd`; `shell` wraps the command (e.g. to set a ulimit). */
+function brewkit(home: string, args: string[], shell = "", cwd = home): Promise<{ code: number | null; stdout: string; stderr: string; trace: string }> {
   const traceFile = path.join(home, `trace-${Math.random().toString(16).slice(2)}.jsonl`);
   return new Promise((resolve, reject) => {
     const argv = [process.execPath, brewkitBin, ...args].map((a) => `'${a}'`).join(" ");
-    const child = spawn("/bin/sh", ["-c", `${shell} exec ${argv}`], { env: { ...process.env, BREWKIT_HOME: home, BREWKIT_TRACE: traceFile, NODE_OPTIONS: "" }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn("/bin/sh", ["-c", `${shell} exec ${argv}`], { cwd, env: { ...process.env, BREWKIT_HOME: home, BREWKIT_TRACE: traceFile, NODE_OPTIONS: "" }, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += d));
@@ -198,5 +198,30 @@ describe("brewkit's start with the code cache", () => {
     expect(run.stdout).toContain("brewkit run");
     expect(cacheStatus(run.trace)).toBe("corrupt");
     expect(cacheStatus((await brewkit(home, ["--help"])).trace)).toBe("hit");
+  });
+
+  it("keeps the config's modules in Node's compile cache where Node has one (22.1+), where a corrupt entry costs only the compile", async () => {
+    const home = temporaryDir();
+    const project = temporaryDir();
+    mkdirSync(path.join(project, "node_modules"));
+    symlinkSync(fileURLToPath(new URL("../../", import.meta.url)), path.join(project, "node_modules", "brewkit"), "dir");
+    writeFileSync(path.join(project, "package.json"), JSON.stringify({ type: "module" }));
+    writeFileSync(path.join(project, "brewkit.config.ts"), 'import { target, scratch } from "brewkit";\n/** the one target */\nexport const only = target({ from: scratch, command: "true", description: "the one target" });\n');
+    const compileCache = path.join(home, "cache", "compile");
+    const files = () => readdirSync(compileCache, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name));
+    const first = await brewkit(home, ["targets"], "", project);
+    expect(first).toMatchObject({ code: 0, stderr: "" });
+    expect(first.stdout).toContain("the one target");
+    const [major, minor] = process.versions.node.split(".").map(Number) as [number, number];
+    if (major < 22 || (major === 22 && minor < 1)) {
+      // Node 20 has none: nothing is made in its place.
+      expect(readdirSync(path.join(home, "cache"))).not.toContain("compile");
+      return;
+    }
+    expect(files().length).toBeGreaterThan(0);
+    for (const file of files()) writeFileSync(file, Buffer.alloc(64, 0x5a));
+    const damaged = await brewkit(home, ["targets"], "", project);
+    expect(damaged).toMatchObject({ code: 0, stderr: "" });
+    expect(damaged.stdout).toContain("the one target");
   });
 });
