@@ -18,8 +18,10 @@ export function launch(bundleFile: string): void {
   const cacheDir = path.join(brewkitHome(), "cache");
   // Node checks its entries itself, and ignores a cache it cannot write.
   enableCompileCache?.(path.join(cacheDir, "compile"));
-  const script = compileCachedScript(bundleFile, path.join(cacheDir, "code"), ["__brewkitImport"]);
-  trace("code-cache", { status: script.status });
+  // The entry grows with each command's first run: a first `--version` must not leave `run` uncached.
+  const command = process.argv.slice(2).find((arg) => !arg.startsWith("-")) ?? "";
+  const script = compileCachedScript(bundleFile, path.join(cacheDir, "code"), ["__brewkitImport"], command);
+  trace("code-cache", { status: script.status, uses: script.uses });
   // At exit the functions this run compiled go into the entry too.
   process.once("exit", () => script.save());
   // The bundle's import() goes through this module: a script compiled from a code cache has no import() of its own.

@@ -32,6 +32,8 @@ function load(file: string, cacheDir: string) {
   return { status: script.status, exports, save: () => script.save() };
 }
 
+/** V8's data in an entry: after the two hashes, the uses' list length (2 bytes) and the list. */
+const dataOf = (entry: Buffer) => entry.subarray(42 + entry.readUInt16LE(40));
 const entries = (cacheDir: string) => readdirSync(cacheDir).map((name) => path.join(cacheDir, name));
 const expected = (value: string) => ({ value, sum: 31, extra: "passed in" });
 
@@ -104,16 +106,42 @@ describe("the code cache of a script", () => {
     // V8's data for another script, framed as a good entry for this one (which this
     // process has not compiled, so V8 has no copy of its own to use instead).
     const c = scriptFile(dir, "c.cjs", "c, longer");
-    const data = readFileSync(entryOfA!).subarray(40);
+    const data = dataOf(readFileSync(entryOfA!));
     const sha1 = (b: Buffer | string) => createHash("sha1").update(b).digest();
     const key = createHash("sha1").update(sha1(readFileSync(c, "utf8"))).update(`${process.version}\0${process.arch}\0${process.execArgv.join(" ")}\0${process.env.NODE_OPTIONS ?? ""}`).digest("hex");
+    const rest = Buffer.concat([Buffer.from([0, 0]), data]);
     mkdirSync(cacheDir);
-    writeFileSync(path.join(cacheDir, `c.cjs-${key}.bin`), Buffer.concat([sha1(readFileSync(c, "utf8")), sha1(data), data]));
+    writeFileSync(path.join(cacheDir, `c.cjs-${key}.bin`), Buffer.concat([sha1(readFileSync(c, "utf8")), sha1(rest), rest]));
     const refused = load(c, cacheDir);
     expect(refused).toMatchObject({ status: "rejected", exports: expected("c, longer") });
     refused.save();
     expect(entries(cacheDir)).toHaveLength(1);
-    expect(readFileSync(entries(cacheDir)[0]!).subarray(40).equals(data)).toBe(false);
+    expect(dataOf(readFileSync(entries(cacheDir)[0]!)).equals(data)).toBe(false);
+  });
+
+  it("is extended once by the first run of each other use, and holds what every use compiled", () => {
+    const dir = temporaryDir();
+    const cacheDir = path.join(dir, "cache");
+    const file = scriptFile(dir, "a.cjs", "a");
+    const loadAs = (use: string) => {
+      const script = compileCachedScript(file, cacheDir, ["extraArgument"], use);
+      script.run({ require: createRequire(file), extra: [() => "passed in"] });
+      return script;
+    };
+    loadAs("version").save();
+    const entry = entries(cacheDir)[0]!;
+    const byVersion = readFileSync(entry);
+    const run = loadAs("run");
+    expect(run).toMatchObject({ status: "hit", uses: ["version", "run"] });
+    run.save();
+    expect(readFileSync(entry).equals(byVersion)).toBe(false);
+    const byBoth = readFileSync(entry);
+    for (const use of ["run", "version"]) {
+      const again = loadAs(use);
+      expect(again).toMatchObject({ status: "hit", uses: ["version", "run"] });
+      again.save();
+      expect(readFileSync(entry).equals(byBoth)).toBe(true);
+    }
   });
 
   it("runs when the cache cannot be written, and leaves nothing behind", () => {
