@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import vm from "node:vm";
 
@@ -91,6 +91,7 @@ function writeEntry(cacheFile: string, sourceHash: Buffer, uses: string[], scrip
     mkdirSync(path.dirname(cacheFile), { recursive: true });
     writeFileSync(temporary, Buffer.concat([sourceHash, createHash("sha1").update(rest).digest(), rest]));
     renameSync(temporary, cacheFile);
+    pruneEntries(cacheFile);
   } catch {
     // A read-only or full disk: the next run compiles without a cache, as this one did.
     try {
@@ -99,4 +100,25 @@ function writeEntry(cacheFile: string, sourceHash: Buffer, uses: string[], scrip
       // Nothing was written.
     }
   }
+}
+
+// Every build of the bundle (and every Node) has its entries: of the others, the most
+// recently written few are kept (two installations used in turn, or two Nodes), and
+// temporary files of a run killed while writing are removed once surely abandoned.
+const keptEntries = 3;
+const abandonedMs = 60 * 60 * 1000;
+
+function pruneEntries(cacheFile: string): void {
+  const dir = path.dirname(cacheFile);
+  const prefix = `${path.basename(cacheFile).replace(/-[0-9a-f]+\.bin$/, "")}-`;
+  const others: Array<{ file: string; mtimeMs: number }> = [];
+  for (const name of readdirSync(dir)) {
+    const file = path.join(dir, name);
+    if (!name.startsWith(prefix) || file === cacheFile) continue;
+    const mtimeMs = statSync(file, { throwIfNoEntry: false })?.mtimeMs;
+    if (mtimeMs === undefined) continue;
+    if (name.endsWith(".bin")) others.push({ file, mtimeMs });
+    else if (name.endsWith(".tmp") && Date.now() - mtimeMs > abandonedMs) rmSync(file, { force: true });
+  }
+  for (const { file } of others.sort((a, b) => b.mtimeMs - a.mtimeMs).slice(keptEntries)) rmSync(file, { force: true });
 }

@@ -4,7 +4,7 @@
 // run as users run it, with the Node running the tests (CI runs them on Node 20 and 24).
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
@@ -142,6 +142,25 @@ describe("the code cache of a script", () => {
       again.save();
       expect(readFileSync(entry).equals(byBoth)).toBe(true);
     }
+  });
+
+  it("keeps the three latest entries of other builds, and removes abandoned temporary files", () => {
+    const dir = temporaryDir();
+    const cacheDir = path.join(dir, "cache");
+    mkdirSync(cacheDir);
+    const file = scriptFile(dir, "a.cjs", "a");
+    const hoursAgo = (hours: number) => new Date(Date.now() - hours * 3_600_000);
+    const stale = (name: string, hours: number) => {
+      writeFileSync(path.join(cacheDir, name), "old");
+      utimesSync(path.join(cacheDir, name), hoursAgo(hours), hoursAgo(hours));
+    };
+    for (let i = 1; i <= 5; i++) stale(`a.cjs-${String(i).repeat(40)}.bin`, i);
+    stale("a.cjs-6666.123-ab.tmp", 2);
+    stale("a.cjs-7777.123-ab.tmp", 0);
+    stale("b.cjs-8888888888888888888888888888888888888888.bin", 10);
+    load(file, cacheDir).save();
+    const [made] = readdirSync(cacheDir).filter((n) => n.startsWith("a.cjs-") && n.endsWith(".bin") && readFileSync(path.join(cacheDir, n), "utf8") !== "old");
+    expect(readdirSync(cacheDir).sort()).toEqual([made, `a.cjs-${"1".repeat(40)}.bin`, `a.cjs-${"2".repeat(40)}.bin`, `a.cjs-${"3".repeat(40)}.bin`, "a.cjs-7777.123-ab.tmp", "b.cjs-8888888888888888888888888888888888888888.bin"].sort());
   });
 
   it("runs when the cache cannot be written, and leaves nothing behind", () => {
