@@ -112,7 +112,7 @@ async function report(err: unknown, debug: boolean): Promise<number> {
   return 1;
 }
 
-// No top-level await: the CLI is also bundled as a CommonJS script (see scripts/build.ts).
+// No top-level await: the CLI is bundled as a CommonJS script (see scripts/build.ts).
 async function main(): Promise<void> {
   try {
     cli.parse(process.argv, { run: false });
