@@ -4,18 +4,26 @@
 // run as users run it, with the Node running the tests (CI runs them on Node 20 and 24).
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { compileCachedScript } from "../../src/launch/code-cache.ts";
 
 const brewkitBin = fileURLToPath(new URL("../../bin/brewkit.js", import.meta.url));
 const version = (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
 
-const temporaryDir = () => mkdtempSync(path.join(os.tmpdir(), "brewkit-code-cache-"));
+const made: string[] = [];
+const temporaryDir = () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "brewkit-code-cache-"));
+  made.push(dir);
+  return dir;
+};
+afterAll(() => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
 
 /** A CommonJS script exporting `value`, a computed sum and what its extra argument returns, with enough functions for V8 to cache. */
 function scriptFile(dir: string, name: string, value: string): string {
