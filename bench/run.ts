@@ -6,7 +6,7 @@ import path from "node:path";
 import { LocalDaemon } from "../src/daemon/local-daemon.ts";
 import { daemonPaths, defaultDaemonPaths } from "../src/daemon/paths.ts";
 import { startRegistry } from "../test/support/registry.ts";
-import { cachedRerun, editLoop, imagesAndCache, manyTargets, rootlessAgainstRootful, uploadAndExport, watchLatency, type BenchSettings, type Row } from "./scenarios/index.ts";
+import { cachedRerun, editLoop, imagesAndCache, manyTargets, rootlessAgainstRootful, startAgainstNode, uploadAndExport, watchLatency, type BenchSettings, type Row } from "./scenarios/index.ts";
 import { formatMs, type Summary } from "./stats.ts";
 import { repoRoot } from "./tools.ts";
 
@@ -66,7 +66,7 @@ try {
     expensiveSeconds: smoke ? 1 : 5,
   };
   const rows: Row[] = [];
-  for (const scenario of [uploadAndExport, cachedRerun, manyTargets, watchLatency, editLoop, imagesAndCache, rootlessAgainstRootful].filter((f) => !only || f.name === only)) {
+  for (const scenario of [uploadAndExport, cachedRerun, startAgainstNode, manyTargets, watchLatency, editLoop, imagesAndCache, rootlessAgainstRootful].filter((f) => !only || f.name === only)) {
     process.stderr.write(`bench: ${scenario.name}…\n`);
     rows.push(...(await scenario(settings)));
   }

@@ -1,11 +1,14 @@
 #!/usr/bin/env node
-// brewkit runs from its compiled JavaScript (dist/, made by `npm run build`); tsx is
-// loaded only to evaluate a TypeScript config.
+// brewkit runs from its compiled JavaScript (dist/, made by `npm run build`): the CLI's
+// bundle, compiled by the launcher with V8's code cache.
 import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 
-const main = new URL("../dist/bundle/main.js", import.meta.url);
-if (!existsSync(main)) {
-  process.stderr.write("error: brewkit is not built (dist/bundle/main.js is missing)\nhint: run `npm run build` in the brewkit package\n");
+const bundle = fileURLToPath(new URL("../dist/bundle/main.cjs", import.meta.url));
+const launcher = new URL("../dist/bundle/launch.js", import.meta.url);
+if (!existsSync(bundle) || !existsSync(launcher)) {
+  process.stderr.write("error: brewkit is not built (dist/bundle/main.cjs is missing)\nhint: run `npm run build` in the brewkit package\n");
   process.exit(1);
 }
-await import(main.href);
+const { launch } = await import(launcher.href);
+launch(bundle);

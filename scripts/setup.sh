@@ -41,5 +41,5 @@ fi
 
 npm ci --no-audit --no-fund
 # npm ci compiles brewkit (the prepare script); build here if an install policy skipped it.
-[ -f dist/bundle/main.js ] || npm run build
+[ -f dist/bundle/main.cjs ] || npm run build
 node bin/brewkit.js daemon install

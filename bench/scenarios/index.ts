@@ -7,3 +7,4 @@ export { watchLatency } from "./watch-latency.ts";
 export { editLoop } from "./edit-loop.ts";
 export { rootlessAgainstRootful } from "./rootless.ts";
 export { imagesAndCache } from "./images.ts";
+export { startAgainstNode } from "./start-ratio.ts";

@@ -112,17 +112,22 @@ async function report(err: unknown, debug: boolean): Promise<number> {
   return 1;
 }
 
-try {
-  cli.parse(process.argv, { run: false });
-  if (!cli.matchedCommand && cli.args.length > 0) {
-    process.stderr.write(`error: unknown command "${cli.args[0]}"\nhint: run \`brewkit --help\` to list the commands\n`);
-    process.exitCode = 1;
-  } else if (!cli.matchedCommand && !cli.options.help && !cli.options.version) {
-    cli.outputHelp();
-  } else {
-    const code = await cli.runMatchedCommand();
-    if (typeof code === "number") process.exitCode = code;
+// No top-level await: the CLI is bundled as a CommonJS script (see scripts/build.ts).
+async function main(): Promise<void> {
+  try {
+    cli.parse(process.argv, { run: false });
+    if (!cli.matchedCommand && cli.args.length > 0) {
+      process.stderr.write(`error: unknown command "${cli.args[0]}"\nhint: run \`brewkit --help\` to list the commands\n`);
+      process.exitCode = 1;
+    } else if (!cli.matchedCommand && !cli.options.help && !cli.options.version) {
+      cli.outputHelp();
+    } else {
+      const code = await cli.runMatchedCommand();
+      if (typeof code === "number") process.exitCode = code;
+    }
+  } catch (err) {
+    process.exitCode = await report(err, Boolean(cli.options.debug));
   }
-} catch (err) {
-  process.exitCode = await report(err, Boolean(cli.options.debug));
 }
+
+void main();

@@ -5,6 +5,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { UserInputError } from "../errors.ts";
 import type { ModuleFormat } from "./bundle.ts";
 import { installImportMetaResolve } from "./import-meta-resolve.ts";
+import { importModule } from "../dynamic-import.ts";
 
 /** A compiled config to run, and what it was compiled from (to point at the user's lines). */
 export interface Evaluation {
@@ -66,7 +67,7 @@ export async function evaluateConfig(evaluation: Evaluation): Promise<Record<str
 }
 
 async function run(compiled: string, format: ModuleFormat): Promise<Record<string, unknown>> {
-  if (format === "esm") return (await import(`${pathToFileURL(compiled).href}?evaluation=${++evaluations}`)) as Record<string, unknown>;
+  if (format === "esm") return (await importModule(`${pathToFileURL(compiled).href}?evaluation=${++evaluations}`)) as Record<string, unknown>;
   const require = createRequire(compiled);
   const exports = require(compiled) as Record<string, unknown>;
   // Evaluated anew next time (a module that throws is not cached in the first place).
