@@ -83,10 +83,11 @@ export interface StagingOptions {
 export const stagingMarker = ".brewkit-export-";
 const backupMarker = ".brewkit-replaced-";
 
-/** Exclude patterns for brewkit's own transient entries: a run never uploads another run's half-written export. */
-export const transientExportPatterns: readonly string[] = [`**/*${stagingMarker}*`, `**/*${backupMarker}*`, `**/${exportLockName}*`];
-
-/** True for the name of a staging directory, a set-aside entry or the export lock: brewkit's, not the user's. */
+/**
+ * True for the name of a staging directory, a set-aside entry or the export lock: brewkit's,
+ * not the user's. Uploads skip them (and all below them) whatever the patterns say: a run
+ * never uploads another run's half-written export.
+ */
 export function isTransientExportName(name: string): boolean {
   return name.includes(stagingMarker) || name.includes(backupMarker) || name.startsWith(exportLockName);
 }
