@@ -32,22 +32,29 @@ function seconds(ns: bigint): number {
   return Number(ns / 1_000_000_000n) + Number(ns % 1_000_000_000n) / 1e9;
 }
 
-// The process's umask, read once: modes given to open(2) and mkdir(2) pass through it.
-let umask: number | undefined;
-function currentUmask(): number {
-  // process.umask() without an argument only reads it (a worker thread cannot, hence the fallback).
-  umask ??= typeof process.umask === "function" ? process.umask() : 0o777;
-  return umask;
+/**
+ * The process's umask, which modes given to open(2) and mkdir(2) pass through. Read from
+ * /proc where it can be: process.umask() without an argument sets it to 0 and back, a
+ * moment in which another thread could create a file.
+ */
+export function currentUmask(): number {
+  try {
+    const match = /^Umask:\s*([0-7]+)$/m.exec(fs.readFileSync("/proc/self/status", "latin1"));
+    if (match) return parseInt(match[1]!, 8);
+  } catch {
+    // Not Linux: asked of the process below.
+  }
+  return process.umask();
 }
 
 /**
  * The mode to create an entry with when creating it that way already gives it its final
- * permissions (no setuid/setgid/sticky bit, nothing the umask removes, and for a
- * directory, room for its owner to fill it): no chmod is then needed.
+ * permissions (no setuid/setgid/sticky bit, nothing `umask` removes, and for a directory,
+ * room for its owner to fill it), so that no chmod is needed; undefined otherwise.
  */
-export function finalCreateMode(perm: number, isDir: boolean): number | undefined {
+export function finalCreateMode(perm: number, isDir: boolean, umask: number): number | undefined {
   if (perm & ~0o777) return undefined;
-  if (perm & currentUmask()) return undefined;
+  if (perm & umask) return undefined;
   if (isDir && (perm & 0o700) !== 0o700) return undefined;
   return perm;
 }
@@ -85,8 +92,9 @@ export class IncomingFile {
     private readonly owner: Ownership | undefined,
     // The creation of the directory it goes in, while that is still under way.
     private readonly parentCreated: Promise<void> | undefined,
+    umask: number,
   ) {
-    this.createMode = finalCreateMode(posixPermissions(stat.mode), false);
+    this.createMode = finalCreateMode(posixPermissions(stat.mode), false, umask);
   }
 
   /** True once create() was called. */
@@ -182,6 +190,8 @@ export class TreeWriter {
   // Every directory and symlink creation started, settled or not.
   private readonly creations: Array<Promise<void>> = [];
   private failure: FileSyncIOError | undefined;
+  // Read once per tree: it decides which entries can be created with their final mode.
+  private readonly umask = currentUmask();
 
   /** Regular files linked from an earlier export instead of transferred. */
   reused = 0;
@@ -237,7 +247,7 @@ export class TreeWriter {
     if (this.failure) throw this.failure;
     const hostPath = this.hostPath(stat);
     if (isDirMode(stat.mode)) {
-      const mode = finalCreateMode(posixPermissions(stat.mode), true);
+      const mode = finalCreateMode(posixPermissions(stat.mode), true, this.umask);
       this.createAfterParent(stat, hostPath, () => fsio.mkdir(hostPath, mode ?? 0o700));
       this.dirs.push({ stat, hostPath, chmod: mode === undefined });
     } else if (isSymlinkMode(stat.mode)) {
@@ -285,7 +295,7 @@ export class TreeWriter {
 
   /** Starts receiving the content of a regular file placed earlier. */
   openFile(stat: Stat): IncomingFile {
-    return new IncomingFile(stat, this.hostPath(stat), this.owner, this.parentCreated(stat));
+    return new IncomingFile(stat, this.hostPath(stat), this.owner, this.parentCreated(stat), this.umask);
   }
 
   /**
