@@ -101,13 +101,13 @@ function split(traceFile: string): string {
   for (const line of readFileSync(traceFile, "utf8").split("\n").filter(Boolean)) {
     const e = JSON.parse(line) as { event: string; at: number };
     if (e.event === "watch-event") seenAt = e.at;
-    else if (seenAt !== undefined && ["watch-change", "solve-sent", "export-committed"].includes(e.event)) {
+    else if (seenAt !== undefined && ["watch-change", "solve-sent", "export-done"].includes(e.event)) {
       phases.set(e.event, [...(phases.get(e.event) ?? []), e.at - seenAt]);
-      if (e.event === "export-committed") seenAt = undefined;
+      if (e.event === "export-done") seenAt = undefined;
     }
   }
   const median = (name: string) => Math.round(summarize(phases.get(name) ?? [NaN]).median);
-  return `brewkit from the change seen: rebuild ${median("watch-change")} ms, Solve sent ${median("solve-sent")} ms, artifact committed ${median("export-committed")} ms`;
+  return `brewkit from the change seen: rebuild ${median("watch-change")} ms, Solve sent ${median("solve-sent")} ms, artifact committed ${median("export-done")} ms`;
 }
 
 const p = (s: Summary) => `p50 ${Math.round(s.median)} ms, p95 ${Math.round(s.p95)} ms`;

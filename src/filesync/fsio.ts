@@ -29,3 +29,12 @@ export function read(fd: number, buf: Buffer, offset: number, length: number): P
   return call((cb) => fs.read(fd, buf, offset, length, null, cb as Callback<number>));
 }
 
+/** mkdir(2) with `mode` (before the umask). */
+export function mkdir(p: string, mode: number): Promise<void> {
+  return callVoid((cb) => fs.mkdir(p, { mode }, cb));
+}
+
+/** symlink(2): a link at `p` whose target is `target`. */
+export function symlink(target: string, p: string): Promise<void> {
+  return callVoid((cb) => fs.symlink(target, p, cb));
+}

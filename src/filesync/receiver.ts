@@ -118,9 +118,11 @@ class Receiver {
     }
   }
 
-  /** Closes files still open after a failure. */
-  abandon(): void {
+  /** Closes files still open after a failure, once no create is in flight (so none lands after the staging dir is removed). */
+  async abandon(): Promise<void> {
+    await Promise.allSettled([...this.live].map((file) => file.created()));
     for (const file of this.live) file.close();
+    await this.tree.settled();
   }
 
   private async place(stat: Stat, id: number): Promise<void> {
@@ -217,6 +219,7 @@ export async function receiveDirectory(stream: Duplex, options: ReceiveOptions):
   const unchanged = options.reuseUnchanged ? new UnchangedFiles(path.resolve(options.dest)) : undefined;
   const tree = new TreeWriter(staging.root, ownership(options), unchanged);
   const receiver = new Receiver(channel, tree);
+  tree.onFailure = (err) => channel.fail(err);
   try {
     await receiver.run();
     await tree.finishTopLevel(await staging.commit());
@@ -226,7 +229,7 @@ export async function receiveDirectory(stream: Duplex, options: ReceiveOptions):
       channel.sendBestEffort({ type: PacketType.ERR, id: 0, data: Buffer.from(err instanceof Error ? err.message : String(err)) });
     }
     channel.fail(err);
-    receiver.abandon();
+    await receiver.abandon();
     await staging.discard();
     throw err;
   } finally {

@@ -52,6 +52,7 @@ export async function exportResultPath(reader: ResultReader, artifact: string, d
     return entries.length;
   } catch (err) {
     open?.close();
+    await tree.settled();
     await staging.discard();
     throw err;
   }

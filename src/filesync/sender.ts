@@ -17,6 +17,10 @@ export interface SendOptions {
   excludePatterns?: string[];
   /** Symlinks to send together with their targets. */
   followPaths?: string[];
+  /** Names never sent, nor anything below them (see WalkOptions.skipName). */
+  skipName?: (name: string) => boolean;
+  /** Called once the whole listing is written, with the number of entries. */
+  onListed?: (entries: number) => void;
   /** Called after each file whose content the receiver asked for, with its wire path. */
   onFileSent?: (path: string, bytes: number) => void;
   /** Aborts the transfer; the promise rejects with TransferAbortedError. */
@@ -88,6 +92,7 @@ export async function sendDirectory(stream: Duplex, options: SendOptions): Promi
       includePatterns: options.includePatterns,
       excludePatterns: options.excludePatterns,
       followPaths: options.followPaths,
+      skipName: options.skipName,
       signal: options.signal,
     });
     for await (const { stat, hostPath } of entries) {
@@ -97,6 +102,7 @@ export async function sendDirectory(stream: Duplex, options: SendOptions): Promi
       await channel.send({ type: PacketType.STAT, stat, id: 0 });
     }
     await channel.sendRaw(END_OF_LISTING);
+    options.onListed?.(result.entries);
   };
 
   const serveRequests = async (): Promise<void> => {

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { promises as fsp } from "node:fs";
+import fs, { promises as fsp } from "node:fs";
 import path from "node:path";
 import { processAlive } from "../processes.ts";
 import { resolveDestination } from "./destination.ts";
@@ -10,9 +10,10 @@ function errnoCode(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code;
 }
 
-async function exists(p: string): Promise<boolean> {
+// An entry at p, symlinks not followed (a dangling one exists too).
+function existsSync(p: string): boolean {
   try {
-    await fsp.lstat(p);
+    fs.lstatSync(p);
     return true;
   } catch (err) {
     if (errnoCode(err) === "ENOENT") return false;
@@ -82,10 +83,11 @@ export interface StagingOptions {
 export const stagingMarker = ".brewkit-export-";
 const backupMarker = ".brewkit-replaced-";
 
-/** Exclude patterns for brewkit's own transient entries: a run never uploads another run's half-written export. */
-export const transientExportPatterns: readonly string[] = [`**/*${stagingMarker}*`, `**/*${backupMarker}*`, `**/${exportLockName}*`];
-
-/** True for the name of a staging directory, a set-aside entry or the export lock: brewkit's, not the user's. */
+/**
+ * True for the name of a staging directory, a set-aside entry or the export lock: brewkit's,
+ * not the user's. Uploads skip them (and all below them) whatever the patterns say: a run
+ * never uploads another run's half-written export.
+ */
 export function isTransientExportName(name: string): boolean {
   return name.includes(stagingMarker) || name.includes(backupMarker) || name.startsWith(exportLockName);
 }
@@ -172,22 +174,24 @@ export class Staging {
     const dest = await resolveDestination(this.dest, this.options.within);
     let createdDest = false;
     const moves: Move[] = [];
+    // Synchronous under the lock: a tree has one entry here per top-level name, and a
+    // thread-pool round trip for each lstat and rename cost more than the call.
     try {
-      if (!(await exists(dest))) {
-        await fsp.mkdir(dest, { recursive: true });
+      if (!existsSync(dest)) {
+        fs.mkdirSync(dest, { recursive: true });
         createdDest = true;
       }
-      for (const name of await fsp.readdir(this.root)) {
+      for (const name of fs.readdirSync(this.root)) {
         const target = path.join(dest, name);
         const move: Move = { name, backup: undefined, moved: false };
         moves.push(move);
-        if (await exists(target)) {
+        if (existsSync(target)) {
           // Set aside within dest itself: a rename in the same directory needs no
           // write permission on a directory being moved.
           move.backup = path.join(dest, besideName(name, `${backupMarker}${process.pid}-${randomBytes(4).toString("hex")}`));
-          await fsp.rename(target, move.backup);
+          fs.renameSync(target, move.backup);
         }
-        await fsp.rename(path.join(this.root, name), target);
+        fs.renameSync(path.join(this.root, name), target);
         move.moved = true;
       }
     } catch (err) {

@@ -17,6 +17,11 @@ export interface WalkOptions {
   excludePatterns?: readonly string[];
   /** Paths whose symlinks are sent together with their targets (added to the include patterns). */
   followPaths?: readonly string[];
+  /**
+   * Entries whose name this is true for are not sent, nor anything below them, whatever
+   * the patterns say: a test of the name alone, far cheaper than a pattern for every entry.
+   */
+  skipName?: (name: string) => boolean;
   /** Stops the walk. */
   signal?: AbortSignal;
 }
@@ -106,9 +111,11 @@ export async function* walkDirectory(root: string, options: WalkOptions = {}): A
   const exclude = options.excludePatterns && options.excludePatterns.length > 0 ? new PatternMatcher(options.excludePatterns) : undefined;
   const hardlinks = new Map<string, string>();
   const signal = options.signal;
+  const skipName = options.skipName;
 
   const classify = (parent: Frame, dirent: Dirent): Child | undefined => {
     const name = dirent.name;
+    if (skipName?.(name)) return undefined;
     const rel = parent.rel === "" ? name : `${parent.rel}/${name}`;
     const isDir = dirent.isDirectory();
     let skip = false;
@@ -130,7 +137,9 @@ export async function* walkDirectory(root: string, options: WalkOptions = {}): A
         skip = true;
       }
     }
-    return { rel, host: path.join(parent.host, name), isDir, skip, includeInfo, excludeInfo };
+    // Names from readdir hold no slash and parent.host is already normal: no path.join needed.
+    const host = parent.host.endsWith("/") ? `${parent.host}${name}` : `${parent.host}/${name}`;
+    return { rel, host, isDir, skip, includeInfo, excludeInfo };
   };
 
   const openFrame = (rel: string, host: string, parent: Frame | undefined, from: Child | undefined): Frame => {

@@ -1,6 +1,6 @@
 import { receiveDirectory, sendDirectory } from "../filesync/index.ts";
 import { receiveFile } from "../filesync/file-receiver.ts";
-import { transientExportPatterns } from "../filesync/staging.ts";
+import { isTransientExportName } from "../filesync/staging.ts";
 import { GrpcStatus } from "../grpc/wire.ts";
 import { trace } from "../trace.ts";
 import type { ServerStreamCall } from "./grpc-server.ts";
@@ -85,7 +85,9 @@ export function fileSyncService(dirs: ReadonlyMap<string, LocalDir>, stats: Tran
     sendDirectory(call, {
       root: dir.root,
       includePatterns: dir.includePatterns,
-      excludePatterns: [...(dir.excludePatterns ?? []), ...transientExportPatterns],
+      excludePatterns: dir.excludePatterns,
+      skipName: isTransientExportName,
+      onListed: (entries) => trace("upload-listed", { dir: name, entries }),
       followPaths: dir.followPaths,
       signal,
       onFileSent: (path, bytes) => {
@@ -93,8 +95,8 @@ export function fileSyncService(dirs: ReadonlyMap<string, LocalDir>, stats: Tran
         stats.bytesSent += bytes;
       },
     }).then(
-      () => {
-        trace("upload-done", { dir: name });
+      (result) => {
+        trace("upload-done", { dir: name, entries: result.entries, files: result.filesSent });
         call.end();
       },
       (err: unknown) => call.fail(GrpcStatus.UNKNOWN, `sending ${dir.root}: ${(err as Error).message}`),
@@ -127,7 +129,7 @@ export function fileSendService(
     const target = targets.get(id);
     if (target === undefined) return call.fail(GrpcStatus.NOT_FOUND, `exporter ${id} not found`);
     if (target.kind === "file") return receiveArchive(call, target);
-    trace("export-start");
+    trace("export-start", { dest: target.dest });
     const receiving = receiveDirectory(call, {
       dest: target.dest,
       within: target.within,
@@ -138,7 +140,7 @@ export function fileSendService(
     inFlight.add(receiving);
     receiving.then(
       (result) => {
-        trace("export-committed", { files: result.files });
+        trace("export-done", { dest: target.dest, entries: result.entries });
         stats.filesReceived += result.files - result.reused;
         stats.filesReused += result.reused;
         stats.bytesReceived += result.bytes;

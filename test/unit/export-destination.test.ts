@@ -187,11 +187,11 @@ describe("leftovers of killed runs", () => {
 describe("uploads", () => {
   it("never include another run's staging dirs, set-aside entries or export lock", async () => {
     const { walkDirectory } = await import("../../src/filesync/index.ts");
-    const { transientExportPatterns } = await import("../../src/filesync/staging.ts");
+    const { isTransientExportName } = await import("../../src/filesync/staging.ts");
     for (const dir of [".dist.brewkit-export-12-abc", "dist/.app.brewkit-replaced-12-0011aabb", "src"]) await fsp.mkdir(path.join(project, dir), { recursive: true });
     for (const file of [".dist.brewkit-export-12-abc/half", exportLockName, `${exportLockName}.12-ab`, "src/keep", "dist/app"]) await fsp.writeFile(path.join(project, file), "x");
     const listed: string[] = [];
-    for await (const entry of walkDirectory(project, { excludePatterns: transientExportPatterns })) listed.push(entry.stat.path);
+    for await (const entry of walkDirectory(project, { skipName: isTransientExportName })) listed.push(entry.stat.path);
     expect(listed).toEqual(["dist", "dist/app", "src", "src/keep"]);
   });
 });
