@@ -1,0 +1,168 @@
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import type { PositionLookup, SourceLocation } from "../model/source-location.ts";
+
+/** The fields of a source map (version 3) that positions are looked up with. */
+export interface RawSourceMap {
+  sources: Array<string | null>;
+  sourceRoot?: string;
+  mappings: string;
+}
+
+const base64Digits = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+const digitValue = new Int8Array(128).fill(-1);
+for (let i = 0; i < base64Digits.length; i++) digitValue[base64Digits.charCodeAt(i)] = i;
+const comma = 44;
+const semicolon = 59;
+
+/**
+ * Looks positions of a compiled module up in its source map, giving the answers Node's
+ * own source map support gives its stack traces: the last mapping at or before the
+ * position (`SourceMap.findEntry`), sources resolved against `moduleUrl` as Node resolves
+ * them. Node builds an array per mapping before the first lookup, which for a config of
+ * thousands of targets costs more than evaluating it; this decodes into flat arrays in
+ * one pass. Undefined for a map that cannot be read.
+ */
+export function positionLookup(map: RawSourceMap, moduleUrl: string): PositionLookup | undefined {
+  let files: Array<string | undefined>;
+  try {
+    files = map.sources.map((source) => resolveSource(source, map.sourceRoot, moduleUrl));
+  } catch {
+    return undefined;
+  }
+  let decoded: ReturnType<typeof decodeMappings>;
+  try {
+    decoded = decodeMappings(map.mappings);
+  } catch {
+    return undefined;
+  }
+  const { lines, columns, sources, sourceLines, sourceColumns } = decoded;
+  const count = lines.length;
+  return (line, column) => {
+    // Node's search, on 0-based positions: the last mapping not after the position.
+    const l = line - 1;
+    const c = column - 1;
+    let first = 0;
+    let n = count;
+    while (n > 1) {
+      const step = n >> 1;
+      const middle = first + step;
+      if (l < lines[middle]! || (l === lines[middle]! && c < columns[middle]!)) n = step;
+      else {
+        first = middle;
+        n -= step;
+      }
+    }
+    if (count === 0 || (first === 0 && (l < lines[0]! || (l === lines[0]! && c < columns[0]!)))) return null;
+    const file = sources[first]! < 0 ? undefined : files[sources[first]!];
+    if (file === undefined) return null;
+    const at: SourceLocation = { file, line: sourceLines[first]! + 1, column: sourceColumns[first]! + 1 };
+    return at;
+  };
+}
+
+// Node: a source is joined to the source root, made a file URL if it is an absolute path,
+// else resolved against the module's URL; a file URL is then shown as its path.
+function resolveSource(source: string | null, sourceRoot: string | undefined, moduleUrl: string): string | undefined {
+  if (typeof source !== "string") return undefined;
+  const rooted = (sourceRoot || "") + source;
+  const href = path.isAbsolute(rooted) ? pathToFileURL(rooted).href : new URL(rooted, moduleUrl).href;
+  return href.startsWith("file://") ? fileURLToPath(href) : href;
+}
+
+/** The segments of a `mappings` string, sorted by generated position (stable, as Node sorts them); `sources` is -1 for a segment without one. */
+export function decodeMappings(mappings: string): { lines: number[]; columns: number[]; sources: number[]; sourceLines: number[]; sourceColumns: number[] } {
+  const lines: number[] = [];
+  const columns: number[] = [];
+  const sources: number[] = [];
+  const sourceLines: number[] = [];
+  const sourceColumns: number[] = [];
+  let line = 0;
+  let column = 0;
+  let source = 0;
+  let sourceLine = 0;
+  let sourceColumn = 0;
+  let sorted = true;
+  const length = mappings.length;
+  let i = 0;
+  // Reads one base64 VLQ number at `i` (Node's decodeVLQ, sign bit handling included).
+  const vlq = (): number => {
+    let result = 0;
+    let shift = 0;
+    let digit: number;
+    do {
+      const code = mappings.charCodeAt(i++);
+      digit = code < 128 ? digitValue[code]! : -1;
+      if (digit < 0) throw new Error(`invalid source map mappings at ${i - 1}`);
+      result += (digit & 31) << shift;
+      shift += 5;
+    } while (digit & 32);
+    const negative = result & 1;
+    result >>>= 1;
+    return negative ? -result | (1 << 31) : result;
+  };
+  while (i < length) {
+    const code = mappings.charCodeAt(i);
+    if (code === semicolon) {
+      line++;
+      column = 0;
+      i++;
+      continue;
+    }
+    if (code === comma) {
+      i++;
+      continue;
+    }
+    const previousColumn = column;
+    column += vlq();
+    if (lines.length > 0 && line === lines[lines.length - 1] && column < previousColumn) sorted = false;
+    lines.push(line);
+    columns.push(column);
+    if (i >= length || mappings.charCodeAt(i) === comma || mappings.charCodeAt(i) === semicolon) {
+      sources.push(-1);
+      sourceLines.push(0);
+      sourceColumns.push(0);
+      continue;
+    }
+    source += vlq();
+    sourceLine += vlq();
+    sourceColumn += vlq();
+    // A name, when present, is not needed for positions.
+    if (i < length && mappings.charCodeAt(i) !== comma && mappings.charCodeAt(i) !== semicolon) vlq();
+    sources.push(source);
+    sourceLines.push(sourceLine);
+    sourceColumns.push(sourceColumn);
+  }
+  if (sorted) return { lines, columns, sources, sourceLines, sourceColumns };
+  const order = lines.map((_, k) => k).sort((a, b) => lines[a]! - lines[b]! || columns[a]! - columns[b]!);
+  return {
+    lines: order.map((k) => lines[k]!),
+    columns: order.map((k) => columns[k]!),
+    sources: order.map((k) => sources[k]!),
+    sourceLines: order.map((k) => sourceLines[k]!),
+    sourceColumns: order.map((k) => sourceColumns[k]!),
+  };
+}
+
+const mapComment = "//# sourceMappingURL=";
+
+/**
+ * The source map of a compiled module file, read from its `sourceMappingURL` comment (a
+ * `data:` URL, or a file beside it); undefined when it has none or it cannot be read.
+ */
+export function readSourceMapOf(file: string): RawSourceMap | undefined {
+  try {
+    const code = readFileSync(file, "utf8");
+    const at = code.lastIndexOf(mapComment);
+    if (at < 0) return undefined;
+    const end = code.indexOf("\n", at);
+    const url = code.slice(at + mapComment.length, end < 0 ? code.length : end).trim();
+    const inline = /^data:application\/json[^,]*?(;base64)?,/.exec(url);
+    const text = inline ? (inline[1] ? Buffer.from(url.slice(inline[0].length), "base64").toString("utf8") : url.slice(inline[0].length)) : readFileSync(fileURLToPath(new URL(url, pathToFileURL(file))), "utf8");
+    const map = JSON.parse(text) as RawSourceMap;
+    return Array.isArray(map.sources) && typeof map.mappings === "string" ? map : undefined;
+  } catch {
+    return undefined;
+  }
+}
