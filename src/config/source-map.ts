@@ -22,7 +22,7 @@ const semicolon = 59;
  * position (`SourceMap.findEntry`), sources resolved against `moduleUrl` as Node resolves
  * them. Node builds an array per mapping before the first lookup, which for a config of
  * thousands of targets costs more than evaluating it; this decodes into flat arrays in
- * one pass. Undefined for a map that cannot be read.
+ * one pass. Undefined when a source cannot be resolved.
  */
 export function positionLookup(map: RawSourceMap, moduleUrl: string): PositionLookup | undefined {
   let files: Array<string | undefined>;
@@ -31,13 +31,7 @@ export function positionLookup(map: RawSourceMap, moduleUrl: string): PositionLo
   } catch {
     return undefined;
   }
-  let decoded: ReturnType<typeof decodeMappings>;
-  try {
-    decoded = decodeMappings(map.mappings);
-  } catch {
-    return undefined;
-  }
-  const { lines, columns, sources, sourceLines, sourceColumns } = decoded;
+  const { lines, columns, sources, sourceLines, sourceColumns } = decodeMappings(map.mappings);
   const count = lines.length;
   return (line, column) => {
     // Node's search, on 0-based positions: the last mapping not after the position.
@@ -72,29 +66,39 @@ function resolveSource(source: string | null, sourceRoot: string | undefined, mo
 }
 
 /** The segments of a `mappings` string, sorted by generated position (stable, as Node sorts them); `sources` is -1 for a segment without one. */
-export function decodeMappings(mappings: string): { lines: number[]; columns: number[]; sources: number[]; sourceLines: number[]; sourceColumns: number[] } {
-  const lines: number[] = [];
-  const columns: number[] = [];
-  const sources: number[] = [];
-  const sourceLines: number[] = [];
-  const sourceColumns: number[] = [];
+export function decodeMappings(mappings: string): { lines: Int32Array; columns: Int32Array; sources: Int32Array; sourceLines: Int32Array; sourceColumns: Int32Array } {
+  const length = mappings.length;
+  // One segment per separator, plus one (a few more only in maps Node reads leniently).
+  let most = 1;
+  for (let k = 0; k < length; k++) {
+    const code = mappings.charCodeAt(k);
+    if (code === comma || code === semicolon) most++;
+  }
+  let lines = new Int32Array(most);
+  let columns = new Int32Array(most);
+  let sources = new Int32Array(most);
+  let sourceLines = new Int32Array(most);
+  let sourceColumns = new Int32Array(most);
+  let count = 0;
   let line = 0;
   let column = 0;
   let source = 0;
   let sourceLine = 0;
   let sourceColumn = 0;
   let sorted = true;
-  const length = mappings.length;
   let i = 0;
-  // Reads one base64 VLQ number at `i` (Node's decodeVLQ, sign bit handling included).
+  // Node's parser, step for step, quirks included: a character that is not a base64
+  // digit (or the end of the string) reads as a digit 0 without continuation, and after
+  // a comma a segment is read whatever follows.
   const vlq = (): number => {
     let result = 0;
     let shift = 0;
     let digit: number;
     do {
-      const code = mappings.charCodeAt(i++);
+      const code = i < length ? mappings.charCodeAt(i) : 128;
+      i++;
       digit = code < 128 ? digitValue[code]! : -1;
-      if (digit < 0) throw new Error(`invalid source map mappings at ${i - 1}`);
+      if (digit < 0) digit = 0;
       result += (digit & 31) << shift;
       shift += 5;
     } while (digit & 32);
@@ -102,47 +106,51 @@ export function decodeMappings(mappings: string): { lines: number[]; columns: nu
     result >>>= 1;
     return negative ? -result | (1 << 31) : result;
   };
-  while (i < length) {
-    const code = mappings.charCodeAt(i);
-    if (code === semicolon) {
-      line++;
-      column = 0;
-      i++;
-      continue;
-    }
-    if (code === comma) {
-      i++;
-      continue;
+  const separatorNext = () => i < length && (mappings.charCodeAt(i) === comma || mappings.charCodeAt(i) === semicolon);
+  for (;;) {
+    if (i < length && mappings.charCodeAt(i) === comma) i++;
+    else {
+      while (i < length && mappings.charCodeAt(i) === semicolon) {
+        line++;
+        column = 0;
+        i++;
+      }
+      if (i >= length) break;
     }
     const previousColumn = column;
     column += vlq();
-    if (lines.length > 0 && line === lines[lines.length - 1] && column < previousColumn) sorted = false;
-    lines.push(line);
-    columns.push(column);
-    if (i >= length || mappings.charCodeAt(i) === comma || mappings.charCodeAt(i) === semicolon) {
-      sources.push(-1);
-      sourceLines.push(0);
-      sourceColumns.push(0);
+    if (count > 0 && line === lines[count - 1] && column < previousColumn) sorted = false;
+    if (count === lines.length) ({ lines, columns, sources, sourceLines, sourceColumns } = grown({ lines, columns, sources, sourceLines, sourceColumns }));
+    lines[count] = line;
+    columns[count] = column;
+    if (separatorNext()) {
+      sources[count++] = -1;
       continue;
     }
     source += vlq();
     sourceLine += vlq();
     sourceColumn += vlq();
     // A name, when present, is not needed for positions.
-    if (i < length && mappings.charCodeAt(i) !== comma && mappings.charCodeAt(i) !== semicolon) vlq();
-    sources.push(source);
-    sourceLines.push(sourceLine);
-    sourceColumns.push(sourceColumn);
+    if (!separatorNext()) vlq();
+    sources[count] = source;
+    sourceLines[count] = sourceLine;
+    sourceColumns[count++] = sourceColumn;
   }
-  if (sorted) return { lines, columns, sources, sourceLines, sourceColumns };
-  const order = lines.map((_, k) => k).sort((a, b) => lines[a]! - lines[b]! || columns[a]! - columns[b]!);
-  return {
-    lines: order.map((k) => lines[k]!),
-    columns: order.map((k) => columns[k]!),
-    sources: order.map((k) => sources[k]!),
-    sourceLines: order.map((k) => sourceLines[k]!),
-    sourceColumns: order.map((k) => sourceColumns[k]!),
-  };
+  const decoded = { lines: lines.subarray(0, count), columns: columns.subarray(0, count), sources: sources.subarray(0, count), sourceLines: sourceLines.subarray(0, count), sourceColumns: sourceColumns.subarray(0, count) };
+  if (sorted) return decoded;
+  const order = Array.from({ length: count }, (_, k) => k).sort((a, b) => decoded.lines[a]! - decoded.lines[b]! || decoded.columns[a]! - decoded.columns[b]!);
+  const permuted = (values: Int32Array) => Int32Array.from(order, (k) => values[k]!);
+  return { lines: permuted(decoded.lines), columns: permuted(decoded.columns), sources: permuted(decoded.sources), sourceLines: permuted(decoded.sourceLines), sourceColumns: permuted(decoded.sourceColumns) };
+}
+
+function grown<T extends Record<string, Int32Array>>(arrays: T): T {
+  const out: Record<string, Int32Array> = {};
+  for (const [name, values] of Object.entries(arrays)) {
+    const bigger = new Int32Array(values.length * 2);
+    bigger.set(values);
+    out[name] = bigger;
+  }
+  return out as T;
 }
 
 const mapComment = "//# sourceMappingURL=";

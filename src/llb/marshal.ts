@@ -1,4 +1,5 @@
-import type { Pb_Definition, Pb_OpMetadata, Pb_Source, Pb_SourceInfo } from "../proto/generated.ts";
+import type { Pb_Definition, Pb_Locations, Pb_OpMetadata, Pb_Range, Pb_Source, Pb_SourceInfo } from "../proto/generated.ts";
+import { compareCodeUnits, sortFew } from "../proto/order.ts";
 import { Cap } from "./caps.ts";
 import { digestOf, encodeOp } from "./encode.ts";
 import { outputOf } from "./internal.ts";
@@ -49,6 +50,19 @@ function marshaledVertices(opts: MarshalOptions): WeakMap<Vertex, MarshaledVerte
   return cache;
 }
 
+// What a marshal call adds to every op's metadata: nothing, or ignore-cache (`--no-cache`).
+const noMeta = opMeta({ ignoreCache: false }, []);
+const ignoreCacheMeta = opMeta({ ignoreCache: true }, []);
+
+// The terminator's metadata: the caps of what the ops use, by [ignore cache] + 2 × [description].
+// Shared values, so their protobuf form is made once (see `metaToPb`).
+const terminatorMetas: readonly OpMeta[] = [0, 1, 2, 3].map((flags) => {
+  const caps = new Set<string>([Cap.constraints, Cap.platform]);
+  if (flags & 1) caps.add(Cap.metaIgnoreCache);
+  if (flags & 2) caps.add(Cap.metaDescription);
+  return { ignoreCache: false, description: undefined, caps, locations: [] };
+});
+
 /**
  * Serializes everything `state` depends on, the way Go's `llb.State.Marshal` does:
  * inputs before the ops that read them, each op once, then a terminator op. The
@@ -59,7 +73,7 @@ export function marshal(state: State, opts: MarshalOptions): Definition {
   const ctx: MarshalContext = {
     platform: opts.platform,
     localUniqueId: opts.localUniqueId,
-    meta: opMeta({ ignoreCache: opts.ignoreCache === true }, []),
+    meta: opts.ignoreCache === true ? ignoreCacheMeta : noMeta,
     cache: marshaledVertices(opts),
   };
   const def: Uint8Array[] = [];
@@ -87,17 +101,18 @@ export function marshal(state: State, opts: MarshalOptions): Definition {
 
   const terminator = encodeOp({ inputs: [out.toInput(ctx)] });
   const head = digestOf(terminator);
-  const caps = new Set<string>([Cap.constraints, Cap.platform]);
+  let ignoreCache = false;
+  let description = false;
   for (const m of metas.values()) {
-    if (m.ignoreCache) caps.add(Cap.metaIgnoreCache);
-    if (m.description) caps.add(Cap.metaDescription);
+    if (m.ignoreCache) ignoreCache = true;
+    if (m.description) description = true;
   }
   def.push(terminator);
   digests.push(head);
-  metas.set(head, { ignoreCache: false, description: undefined, caps, locations: [] });
+  metas.set(head, terminatorMetas[(ignoreCache ? 1 : 0) + (description ? 2 : 0)]!);
 
   const metadata: Record<string, Pb_OpMetadata> = {};
-  for (const d of [...metas.keys()].sort()) metadata[d] = metaToPb(metas.get(d)!);
+  for (const d of sortFew([...metas.keys()], compareCodeUnits)) metadata[d] = metaToPb(metas.get(d)!);
   const source = sourceOf(metas);
   return source ? { def, metadata, Source: source, digests } : { def, metadata, digests };
 }
@@ -125,9 +140,21 @@ function sourceOf(metas: ReadonlyMap<string, OpMeta>): Pb_Source | undefined {
   const locations: NonNullable<Pb_Source["locations"]> = {};
   for (const [digest, meta] of metas) {
     if (meta.locations.length === 0) continue;
-    locations[digest] = {
-      locations: meta.locations.map((l) => ({ sourceIndex: fileIndex(l.source), ranges: l.ranges.map((r) => ({ start: { ...r.start }, end: { ...r.end } })) })),
-    };
+    locations[digest] = locationsPb(meta, fileIndex);
   }
   return infos.length === 0 ? undefined : { locations, infos };
+}
+
+// The protobuf form of an op's locations, kept with the file indexes it was made for: the
+// ops many definitions share (and their files, usually first in each) give the same one.
+const locationsByMeta = new WeakMap<OpMeta, { indexes: number[]; pb: Pb_Locations }>();
+
+function locationsPb(meta: OpMeta, fileIndex: (m: SourceMap) => number): Pb_Locations {
+  const indexes = meta.locations.map((l) => fileIndex(l.source));
+  const known = locationsByMeta.get(meta);
+  if (known && known.indexes.every((index, i) => index === indexes[i])) return known.pb;
+  // Ranges are immutable ({ start, end } of line and character), so they are used as they are.
+  const pb: Pb_Locations = { locations: meta.locations.map((l, i) => ({ sourceIndex: indexes[i], ranges: l.ranges as Pb_Range[] })) };
+  locationsByMeta.set(meta, { indexes, pb });
+  return pb;
 }
