@@ -93,6 +93,14 @@ export class TargetCompiler {
       return state;
     }
     let closure = this.closures.get(name);
+    if (!closure && this.isEmpty()) {
+      // Nothing built here yet: what this builds is exactly what the chain needs.
+      const state = this.build(t);
+      const { secrets, ssh, entitlements } = this.requirements;
+      this.closures.set(name, { state, localDirs: new Map(this.localDirs), requirements: { secrets: [...secrets], ssh: [...ssh], entitlements: [...entitlements] } });
+      this.states.set(name, state);
+      return state;
+    }
     if (!closure) {
       // Built on a compiler of its own, so the closure holds exactly what this chain needs.
       const own = new TargetCompiler(this.plan, this.options, this.closures);
@@ -102,6 +110,11 @@ export class TargetCompiler {
     this.absorb(closure);
     this.states.set(name, closure.state);
     return closure.state;
+  }
+
+  private isEmpty(): boolean {
+    const { secrets, ssh, entitlements } = this.requirements;
+    return this.states.size === 0 && this.localDirs.size === 0 && secrets.length + ssh.length + entitlements.length === 0;
   }
 
   // Takes over what a reused target needs, as if it had been built here.
