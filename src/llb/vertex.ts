@@ -128,12 +128,22 @@ export interface Vertex {
   marshal(ctx: MarshalContext): MarshaledVertex;
 }
 
+// A vertex keeps the result of the first options it was serialized with on itself, and
+// the cache of those options stands for them: one build marshals with one set of
+// options, and a WeakMap entry per op would make every garbage collection walk them all.
+const firstMarshaled = Symbol("brewkit.llb.marshaled");
+
+type WithFirst = { [firstMarshaled]?: { readonly cache: object; readonly done: MarshaledVertex } };
+
 /** Serializes `v` once per set of marshal options. */
 export function marshalVertex(v: Vertex, ctx: MarshalContext): MarshaledVertex {
-  let done = ctx.cache.get(v);
+  const first = (v as WithFirst)[firstMarshaled];
+  if (first !== undefined && first.cache === ctx.cache) return first.done;
+  let done = first === undefined ? undefined : ctx.cache.get(v);
   if (!done) {
     done = v.marshal(ctx);
-    ctx.cache.set(v, done);
+    if (first === undefined) Object.defineProperty(v, firstMarshaled, { value: { cache: ctx.cache, done } });
+    else ctx.cache.set(v, done);
   }
   return done;
 }
