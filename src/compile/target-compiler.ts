@@ -49,12 +49,15 @@ export function locationsOf(t: PlannedTarget, options: CompileOptions): OpLocati
   return [{ source, ranges: [{ start: { line: lines.start, character: 0 }, end: { line: lines.end, character: 0 } }] }];
 }
 
+// A target's locations per compile options (null: none), shared by every compiler: each
+// op of the target carries the same value, and the marshaller keys its work by it.
+const locationsByOptions = new WeakMap<CompileOptions, WeakMap<PlannedTarget, OpLocation[] | null>>();
+
 /** Lowers planned targets to LLB states, sharing the state of a target used by several others. */
 export class TargetCompiler {
   private readonly states = new Map<string, State>();
   readonly localDirs = new Map<string, CompiledLocalDir>();
   readonly requirements: Requirements = { secrets: [], ssh: [], entitlements: [] };
-  private readonly locationsByTarget = new Map<PlannedTarget, OpLocation[] | undefined>();
 
   /**
    * `closures`, when given, holds targets already compiled with the same plan and options
@@ -167,8 +170,11 @@ export class TargetCompiler {
 
   /** Where the ops of `t` were written (one value for all of them). */
   locations(t: PlannedTarget): OpLocation[] | undefined {
-    if (!this.locationsByTarget.has(t)) this.locationsByTarget.set(t, locationsOf(t, this.options));
-    return this.locationsByTarget.get(t);
+    let byTarget = locationsByOptions.get(this.options);
+    if (!byTarget) locationsByOptions.set(this.options, (byTarget = new WeakMap()));
+    let known = byTarget.get(t);
+    if (known === undefined) byTarget.set(t, (known = locationsOf(t, this.options) ?? null));
+    return known ?? undefined;
   }
 
   private baseOf(t: PlannedTarget): State {

@@ -103,7 +103,9 @@ export function marshal(state: State, opts: MarshalOptions): Definition {
   const head = digestOf(terminator);
   let ignoreCache = false;
   let description = false;
-  for (const m of metas.values()) {
+  // `digests` lists the ops in the order their metadata was first recorded.
+  for (let i = 0; i < digests.length; i++) {
+    const m = metas.get(digests[i]!)!;
     if (m.ignoreCache) ignoreCache = true;
     if (m.description) description = true;
   }
@@ -112,8 +114,9 @@ export function marshal(state: State, opts: MarshalOptions): Definition {
   metas.set(head, terminatorMetas[(ignoreCache ? 1 : 0) + (description ? 2 : 0)]!);
 
   const metadata: Record<string, Pb_OpMetadata> = {};
-  for (const d of sortFew([...metas.keys()], compareCodeUnits)) metadata[d] = metaToPb(metas.get(d)!);
-  const source = sourceOf(metas);
+  const sorted = sortFew(digests.slice(), compareCodeUnits);
+  for (let i = 0; i < sorted.length; i++) metadata[sorted[i]!] = metaToPb(metas.get(sorted[i]!)!);
+  const source = sourceOf(digests, metas);
   return source ? { def, metadata, Source: source, digests } : { def, metadata, digests };
 }
 
@@ -122,7 +125,7 @@ export function marshal(state: State, opts: MarshalOptions): Definition {
  * with the same name and text are one), and each op's locations under its digest, naming
  * the file by index. Undefined when no op has a location.
  */
-function sourceOf(metas: ReadonlyMap<string, OpMeta>): Pb_Source | undefined {
+function sourceOf(digests: readonly string[], metas: ReadonlyMap<string, OpMeta>): Pb_Source | undefined {
   const infos: Pb_SourceInfo[] = [];
   const indexOf = new Map<SourceMap, number>();
   const fileIndex = (m: SourceMap): number => {
@@ -138,9 +141,9 @@ function sourceOf(metas: ReadonlyMap<string, OpMeta>): Pb_Source | undefined {
     return index;
   };
   const locations: NonNullable<Pb_Source["locations"]> = {};
-  for (const [digest, meta] of metas) {
-    if (meta.locations.length === 0) continue;
-    locations[digest] = locationsPb(meta, fileIndex);
+  for (let i = 0; i < digests.length; i++) {
+    const meta = metas.get(digests[i]!)!;
+    if (meta.locations.length > 0) locations[digests[i]!] = locationsPb(meta, fileIndex);
   }
   return infos.length === 0 ? undefined : { locations, infos };
 }
@@ -150,9 +153,15 @@ function sourceOf(metas: ReadonlyMap<string, OpMeta>): Pb_Source | undefined {
 const locationsByMeta = new WeakMap<OpMeta, { indexes: number[]; pb: Pb_Locations }>();
 
 function locationsPb(meta: OpMeta, fileIndex: (m: SourceMap) => number): Pb_Locations {
-  const indexes = meta.locations.map((l) => fileIndex(l.source));
+  const count = meta.locations.length;
+  const indexes: number[] = new Array<number>(count);
+  let same = true;
   const known = locationsByMeta.get(meta);
-  if (known && known.indexes.every((index, i) => index === indexes[i])) return known.pb;
+  for (let i = 0; i < count; i++) {
+    indexes[i] = fileIndex(meta.locations[i]!.source);
+    if (known === undefined || known.indexes[i] !== indexes[i]) same = false;
+  }
+  if (known !== undefined && same) return known.pb;
   // Ranges are immutable ({ start, end } of line and character), so they are used as they are.
   const pb: Pb_Locations = { locations: meta.locations.map((l, i) => ({ sourceIndex: indexes[i], ranges: l.ranges as Pb_Range[] })) };
   locationsByMeta.set(meta, { indexes, pb });

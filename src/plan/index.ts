@@ -85,8 +85,14 @@ function fieldVariablesOf(t: PlannedTarget): Array<[field: string, variable: Var
   const add = (field: string, value: Value) => {
     for (const v of variablesIn(value)) out.push([field, v]);
   };
-  for (const [k, v] of t.env) if (typeof v !== "string") add(`env.${k}`, v);
-  for (let i = 0; i < t.commands.length; i++) for (const v of t.commands[i]!) if (typeof v !== "string") add(t.commands.length === 1 ? "command" : `commands[${i}]`, v);
+  for (let i = 0; i < t.env.length; i++) {
+    const [k, v] = t.env[i]!;
+    if (typeof v !== "string") add(`env.${k}`, v);
+  }
+  for (let i = 0; i < t.commands.length; i++) {
+    const argv = t.commands[i]!;
+    for (let j = 0; j < argv.length; j++) if (typeof argv[j] !== "string") add(t.commands.length === 1 ? "command" : `commands[${i}]`, argv[j]!);
+  }
   for (let i = 0; i < t.copies.length; i++) {
     const dest = t.copies[i]!.dest;
     if (dest !== undefined && typeof dest !== "string") add(`copy[${i}].dest`, dest);
@@ -97,7 +103,10 @@ function fieldVariablesOf(t: PlannedTarget): Array<[field: string, variable: Var
     if (typeof o.file !== "string") add(`output[${o.index}].tarball`, o.file);
     for (const n of o.names) if (typeof n !== "string") add(`output[${o.index}].image`, n);
   }
-  for (const [k, v] of t.imageConfig.labels) if (typeof v !== "string") add(`labels.${k}`, v);
+  for (let i = 0; i < t.imageConfig.labels.length; i++) {
+    const [k, v] = t.imageConfig.labels[i]!;
+    if (typeof v !== "string") add(`labels.${k}`, v);
+  }
   return out;
 }
 
