@@ -160,10 +160,16 @@ export class ExecOp implements Vertex {
 
   /** The outputs this op reads, in Go's walk order (deduplicated by identity). */
   inputs(): readonly Output[] {
-    const seen = new Set<Output>();
-    for (const m of this.mounts) if (m.source) seen.add(m.source);
-    return [...seen];
+    // Asked on every marshal that reaches the op: worked out once (the op is immutable).
+    if (this.inputList === undefined) {
+      const seen = new Set<Output>();
+      for (const m of this.mounts) if (m.source) seen.add(m.source);
+      this.inputList = [...seen];
+    }
+    return this.inputList;
   }
+
+  private inputList: readonly Output[] | undefined;
 
   private caps(): CapId[] {
     const caps: CapId[] = [];

@@ -83,7 +83,8 @@ export function marshal(state: State, opts: MarshalOptions): Definition {
 
   const visit = (v: Vertex): void => {
     if (visited.has(v)) return;
-    for (const input of v.inputs()) visit(input.vertex);
+    const inputs = v.inputs();
+    for (let i = 0; i < inputs.length; i++) visit(inputs[i]!.vertex);
     const m = marshalVertex(v, ctx);
     visited.add(v);
     // Distinct vertices may serialize identically; they share one op and merge metadata.
