@@ -114,7 +114,9 @@ export function marshal(state: State, opts: MarshalOptions): Definition {
   digests.push(head);
   metas.set(head, terminatorMetas[(ignoreCache ? 1 : 0) + (description ? 2 : 0)]!);
 
-  const metadata: Record<string, Pb_OpMetadata> = {};
+  // Keyed by digests, names no other object has: an object without a prototype is a
+  // dictionary from the start, where a plain one would get a new shape for every key.
+  const metadata: Record<string, Pb_OpMetadata> = Object.create(null) as Record<string, Pb_OpMetadata>;
   const sorted = sortFew(digests.slice(), compareCodeUnits);
   for (let i = 0; i < sorted.length; i++) metadata[sorted[i]!] = metaToPb(metas.get(sorted[i]!)!);
   const source = sourceOf(digests, metas);
@@ -141,7 +143,8 @@ function sourceOf(digests: readonly string[], metas: ReadonlyMap<string, OpMeta>
     }
     return index;
   };
-  const locations: NonNullable<Pb_Source["locations"]> = {};
+  // A dictionary by digest from the start, as `metadata` above.
+  const locations: NonNullable<Pb_Source["locations"]> = Object.create(null) as NonNullable<Pb_Source["locations"]>;
   for (let i = 0; i < digests.length; i++) {
     const meta = metas.get(digests[i]!)!;
     if (meta.locations.length > 0) locations[digests[i]!] = locationsPb(meta, fileIndex);
