@@ -6,7 +6,7 @@ import { UserInputError } from "../errors.ts";
 import type { ModuleFormat } from "./bundle.ts";
 import { compiledConfigPositions, type PositionLookup } from "../model/source-location.ts";
 import { installImportMetaResolve } from "./import-meta-resolve.ts";
-import { positionLookup, readSourceMapOf } from "./source-map.ts";
+import { positionLookup, sourceMapOf } from "./source-map.ts";
 
 /** A compiled config to run, and what it was compiled from (to point at the user's lines). */
 export interface Evaluation {
@@ -92,15 +92,16 @@ const registeredConfigs = 4;
  * Lets the DSL map definition sites in the module `compiled`, run under the name `frameName`,
  * without Node's source map support: Node decodes a whole map into an object per mapping
  * before it maps one frame, which for thousands of targets costs more than the config's
- * evaluation. The map is read and decoded on the first lookup.
+ * evaluation. The map is read now, and decoded on the first lookup.
  */
 function registerPositions(frameName: string, compiled: string): void {
+  const parse = sourceMapOf(compiled);
   let lookup: PositionLookup | null | undefined;
   const positions = compiledConfigPositions();
   positions.delete(frameName);
   positions.set(frameName, (line, column) => {
     if (lookup === undefined) {
-      const map = readSourceMapOf(compiled);
+      const map = parse();
       lookup = (map && positionLookup(map, frameName)) ?? null;
     }
     return lookup === null ? undefined : lookup(line, column);

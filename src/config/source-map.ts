@@ -156,21 +156,33 @@ function grown<T extends Record<string, Int32Array>>(arrays: T): T {
 const mapComment = "//# sourceMappingURL=";
 
 /**
- * The source map of a compiled module file, read from its `sourceMappingURL` comment (a
- * `data:` URL, or a file beside it); undefined when it has none or it cannot be read.
+ * The source map of a compiled module file, from its `sourceMappingURL` comment (a `data:`
+ * URL, or a file beside it). The files are read now; the returned function parses the map
+ * (undefined when there is none, or it is not a source map), so that no file is read when
+ * a position is looked up later.
  */
-export function readSourceMapOf(file: string): RawSourceMap | undefined {
+export function sourceMapOf(file: string): () => RawSourceMap | undefined {
+  let text: string | undefined;
+  let base64: string | undefined;
   try {
     const code = readFileSync(file, "utf8");
     const at = code.lastIndexOf(mapComment);
-    if (at < 0) return undefined;
+    if (at < 0) return () => undefined;
     const end = code.indexOf("\n", at);
     const url = code.slice(at + mapComment.length, end < 0 ? code.length : end).trim();
     const inline = /^data:application\/json[^,]*?(;base64)?,/.exec(url);
-    const text = inline ? (inline[1] ? Buffer.from(url.slice(inline[0].length), "base64").toString("utf8") : url.slice(inline[0].length)) : readFileSync(fileURLToPath(new URL(url, pathToFileURL(file))), "utf8");
-    const map = JSON.parse(text) as RawSourceMap;
-    return Array.isArray(map.sources) && typeof map.mappings === "string" ? map : undefined;
+    if (!inline) text = readFileSync(fileURLToPath(new URL(url, pathToFileURL(file))), "utf8");
+    else if (inline[1]) base64 = url.slice(inline[0].length);
+    else text = url.slice(inline[0].length);
   } catch {
-    return undefined;
+    return () => undefined;
   }
+  return () => {
+    try {
+      const map = JSON.parse(text ?? Buffer.from(base64!, "base64").toString("utf8")) as RawSourceMap;
+      return Array.isArray(map.sources) && typeof map.mappings === "string" ? map : undefined;
+    } catch {
+      return undefined;
+    }
+  };
 }
