@@ -56,7 +56,7 @@ try {
     samples: smoke ? 2 : 5,
     files: smoke ? 2_000 : 20_000,
     bytes: smoke ? 20 * 2 ** 20 : 300 * 2 ** 20,
-    targetCounts: smoke ? [50, 100] : [250, 500, 1000, 2000],
+    targetCounts: smoke ? [50, 100] : [250, 500, 1000, 2000, 10_000],
     saves: smoke ? 10 : 50,
     registry: registry.address,
     // The registry keeps no cache of its own: emptying its storage empties it.

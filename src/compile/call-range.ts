@@ -23,14 +23,20 @@ function spanFrom(text: string, line: number, at: number, lineEnd: number): { st
   return { start: line, end: line + countNewlines(text, open, close) };
 }
 
+// The start of every line of the text last asked about: a config's targets are all
+// looked up in one text, and finding a line by counting from the top for each of them
+// would grow with the square of the number of targets.
+let indexedText: string | undefined;
+let lineStarts: number[] = [];
+
 function lineStart(text: string, line: number): number {
-  let at = 0;
-  for (let l = 1; l < line; l++) {
-    const next = text.indexOf("\n", at);
-    if (next < 0) return -1;
-    at = next + 1;
+  if (line <= 1) return 0;
+  if (text !== indexedText) {
+    lineStarts = [0];
+    for (let at = text.indexOf("\n"); at >= 0; at = text.indexOf("\n", at + 1)) lineStarts.push(at + 1);
+    indexedText = text;
   }
-  return at;
+  return line <= lineStarts.length ? lineStarts[line - 1]! : -1;
 }
 
 function countNewlines(text: string, from: number, to: number): number {
@@ -38,6 +44,8 @@ function countNewlines(text: string, from: number, to: number): number {
   for (let i = from; i < to; i++) if (text.charCodeAt(i) === 10) n++;
   return n;
 }
+
+const openerOf: Record<string, string> = { ")": "(", "]": "[", "}": "{" };
 
 /** Index of the `)` that closes the `(` at `open`, or -1. */
 function matchingParen(text: string, open: number): number {
@@ -82,7 +90,7 @@ function matchingParen(text: string, open: number): number {
     if (c === "(" || c === "[" || c === "{") stack.push(c);
     else if (c === ")" || c === "]" || c === "}") {
       const top = stack.pop();
-      if (top !== { ")": "(", "]": "[", "}": "{" }[c]) return -1;
+      if (top !== openerOf[c]) return -1;
       if (stack.length === 0) return i;
     }
     i++;

@@ -41,10 +41,19 @@ function marshalOptionsOf(options: CompileOptions): MarshalOptions {
 
 /** Caches with a host folder used by `t` or its base chain, each with the target that declares it first from the root. */
 function mirroredCaches(plan: Plan, t: PlannedTarget): Array<{ owner: PlannedTarget; cache: PlannedCache }> {
+  if (!hasMirroredCache(plan, t)) return [];
   const chain: PlannedTarget[] = [];
   for (let cur: PlannedTarget | undefined = t; cur; cur = cur.base.kind === "target" ? plan.targets.get(cur.base.name) : undefined) chain.unshift(cur);
   const seen = new Set<string>();
   return chain.flatMap((owner) => owner.caches.filter((c) => c.hostDir && !seen.has(c.id) && seen.add(c.id)).map((cache) => ({ owner, cache })));
+}
+
+// Most chains mirror no cache: that is found without building lists.
+function hasMirroredCache(plan: Plan, t: PlannedTarget): boolean {
+  for (let cur: PlannedTarget | undefined = t; cur; cur = cur.base.kind === "target" ? plan.targets.get(cur.base.name) : undefined) {
+    for (const c of cur.caches) if (c.hostDir) return true;
+  }
+  return false;
 }
 
 /**

@@ -49,12 +49,15 @@ export function locationsOf(t: PlannedTarget, options: CompileOptions): OpLocati
   return [{ source, ranges: [{ start: { line: lines.start, character: 0 }, end: { line: lines.end, character: 0 } }] }];
 }
 
+// A target's locations per compile options (null: none), shared by every compiler: each
+// op of the target carries the same value, and the marshaller keys its work by it.
+const locationsByOptions = new WeakMap<CompileOptions, WeakMap<PlannedTarget, OpLocation[] | null>>();
+
 /** Lowers planned targets to LLB states, sharing the state of a target used by several others. */
 export class TargetCompiler {
   private readonly states = new Map<string, State>();
   readonly localDirs = new Map<string, CompiledLocalDir>();
   readonly requirements: Requirements = { secrets: [], ssh: [], entitlements: [] };
-  private readonly locationsByTarget = new Map<PlannedTarget, OpLocation[] | undefined>();
 
   /**
    * `closures`, when given, holds targets already compiled with the same plan and options
@@ -93,6 +96,14 @@ export class TargetCompiler {
       return state;
     }
     let closure = this.closures.get(name);
+    if (!closure && this.isEmpty()) {
+      // Nothing built here yet: what this builds is exactly what the chain needs.
+      const state = this.build(t);
+      const { secrets, ssh, entitlements } = this.requirements;
+      this.closures.set(name, { state, localDirs: new Map(this.localDirs), requirements: { secrets: [...secrets], ssh: [...ssh], entitlements: [...entitlements] } });
+      this.states.set(name, state);
+      return state;
+    }
     if (!closure) {
       // Built on a compiler of its own, so the closure holds exactly what this chain needs.
       const own = new TargetCompiler(this.plan, this.options, this.closures);
@@ -102,6 +113,11 @@ export class TargetCompiler {
     this.absorb(closure);
     this.states.set(name, closure.state);
     return closure.state;
+  }
+
+  private isEmpty(): boolean {
+    const { secrets, ssh, entitlements } = this.requirements;
+    return this.states.size === 0 && this.localDirs.size === 0 && secrets.length + ssh.length + entitlements.length === 0;
   }
 
   // Takes over what a reused target needs, as if it had been built here.
@@ -154,8 +170,11 @@ export class TargetCompiler {
 
   /** Where the ops of `t` were written (one value for all of them). */
   locations(t: PlannedTarget): OpLocation[] | undefined {
-    if (!this.locationsByTarget.has(t)) this.locationsByTarget.set(t, locationsOf(t, this.options));
-    return this.locationsByTarget.get(t);
+    let byTarget = locationsByOptions.get(this.options);
+    if (!byTarget) locationsByOptions.set(this.options, (byTarget = new WeakMap()));
+    let known = byTarget.get(t);
+    if (known === undefined) byTarget.set(t, (known = locationsOf(t, this.options) ?? null));
+    return known ?? undefined;
   }
 
   private baseOf(t: PlannedTarget): State {

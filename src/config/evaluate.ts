@@ -4,8 +4,10 @@ import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { UserInputError } from "../errors.ts";
 import type { ModuleFormat } from "./bundle.ts";
+import { compiledConfigPositions, type PositionLookup } from "../model/source-location.ts";
 import { installImportMetaResolve } from "./import-meta-resolve.ts";
 import { importModule } from "../dynamic-import.ts";
+import { positionLookup, sourceMapOf } from "./source-map.ts";
 
 /** A compiled config to run, and what it was compiled from (to point at the user's lines). */
 export interface Evaluation {
@@ -67,7 +69,12 @@ export async function evaluateConfig(evaluation: Evaluation): Promise<Record<str
 }
 
 async function run(compiled: string, format: ModuleFormat): Promise<Record<string, unknown>> {
-  if (format === "esm") return (await importModule(`${pathToFileURL(compiled).href}?evaluation=${++evaluations}`)) as Record<string, unknown>;
+  if (format === "esm") {
+    const url = `${pathToFileURL(compiled).href}?evaluation=${++evaluations}`;
+    registerPositions(url, compiled);
+    return (await importModule(url)) as Record<string, unknown>;
+  }
+  registerPositions(compiled, compiled);
   const require = createRequire(compiled);
   const exports = require(compiled) as Record<string, unknown>;
   // Evaluated anew next time (a module that throws is not cached in the first place).
@@ -75,6 +82,32 @@ async function run(compiled: string, format: ModuleFormat): Promise<Record<strin
   // A config with ES module syntax compiles to CommonJS with this marker beside its exports.
   const { __esModule: _marker, ...named } = exports;
   return named;
+}
+
+// Compiled configs whose positions the DSL can look up: the newest few (watch mode
+// evaluates a config anew on every change). The definition sites of older ones are
+// still found, through Node's own source map support.
+const registeredConfigs = 4;
+
+/**
+ * Lets the DSL map definition sites in the module `compiled`, run under the name `frameName`,
+ * without Node's source map support: Node decodes a whole map into an object per mapping
+ * before it maps one frame, which for thousands of targets costs more than the config's
+ * evaluation. The map is read now, and decoded on the first lookup.
+ */
+function registerPositions(frameName: string, compiled: string): void {
+  const parse = sourceMapOf(compiled);
+  let lookup: PositionLookup | null | undefined;
+  const positions = compiledConfigPositions();
+  positions.delete(frameName);
+  positions.set(frameName, (line, column) => {
+    if (lookup === undefined) {
+      const map = parse();
+      lookup = (map && positionLookup(map, frameName)) ?? null;
+    }
+    return lookup === null ? undefined : lookup(line, column);
+  });
+  for (const name of positions.keys()) if (positions.size > registeredConfigs) positions.delete(name);
 }
 
 function loadError(evaluation: Evaluation, err: unknown): UserInputError {

@@ -56,24 +56,17 @@ function hasOutput(m: FsMount): boolean {
 }
 
 function fsMount(m: BindMount | CacheMount | TmpfsMount): FsMount {
-  const base = { dest: m.dest, readonly: false, selector: "", cacheId: "", sharing: "shared" as CacheSharing, tmpfs: false, tmpfsSize: 0, noOutput: false };
+  // Written out field by field (no spread of defaults): every run makes one per mount.
   switch (m.type) {
     case "bind":
-      return { ...base, source: outputOf(m.source), readonly: m.readonly === true, selector: m.selector ?? "", noOutput: m.noOutput === true };
+      return { dest: m.dest, source: outputOf(m.source), readonly: m.readonly === true, selector: m.selector ?? "", cacheId: "", sharing: "shared", tmpfs: false, tmpfsSize: 0, noOutput: m.noOutput === true };
     case "cache": {
       const id = m.id ?? m.dest;
       if (id === "") throw runError(`cache mount at ${m.dest} needs a non-empty id`);
-      return {
-        ...base,
-        source: m.source && outputOf(m.source),
-        readonly: m.readonly === true,
-        selector: m.selector ?? "",
-        cacheId: id,
-        sharing: m.sharing ?? "shared",
-      };
+      return { dest: m.dest, source: m.source && outputOf(m.source), readonly: m.readonly === true, selector: m.selector ?? "", cacheId: id, sharing: m.sharing ?? "shared", tmpfs: false, tmpfsSize: 0, noOutput: false };
     }
     case "tmpfs":
-      return { ...base, source: undefined, tmpfs: true, tmpfsSize: m.size ?? 0 };
+      return { dest: m.dest, source: undefined, readonly: false, selector: "", cacheId: "", sharing: "shared", tmpfs: true, tmpfsSize: m.size ?? 0, noOutput: false };
   }
 }
 
@@ -115,7 +108,7 @@ export class ExecOp implements Vertex {
     this.args = commandOf(opts);
     let meta = execMeta(metaOf(base), opts);
 
-    const root: FsMount = { ...fsMount({ type: "bind", dest: "/", source: base }), readonly: opts.readonlyRootfs === true };
+    const root = fsMount({ type: "bind", dest: "/", source: base, readonly: opts.readonlyRootfs === true });
     const fs: FsMount[] = [root];
     const secrets: SocketMount[] = [];
     const ssh: SocketMount[] = [];
@@ -167,10 +160,16 @@ export class ExecOp implements Vertex {
 
   /** The outputs this op reads, in Go's walk order (deduplicated by identity). */
   inputs(): readonly Output[] {
-    const seen = new Set<Output>();
-    for (const m of this.mounts) if (m.source) seen.add(m.source);
-    return [...seen];
+    // Asked on every marshal that reaches the op: worked out once (the op is immutable).
+    if (this.inputList === undefined) {
+      const seen = new Set<Output>();
+      for (const m of this.mounts) if (m.source) seen.add(m.source);
+      this.inputList = [...seen];
+    }
+    return this.inputList;
   }
+
+  private inputList: readonly Output[] | undefined;
 
   private caps(): CapId[] {
     const caps: CapId[] = [];
@@ -206,7 +205,7 @@ export class ExecOp implements Vertex {
       let input = -1;
       if (m.source) {
         const inp = m.source.toInput(ctx);
-        input = inputs.findIndex((x) => x.digest === inp.digest && x.index === inp.index);
+        for (let k = 0; k < inputs.length && input === -1; k++) if (inputs[k]!.digest === inp.digest && inputs[k]!.index === inp.index) input = k;
         if (input === -1) input = inputs.push(inp) - 1;
       }
       const pm: Pb_Mount = { input, selector: m.selector, dest: m.dest, output: hasOutput(m) ? nextOutput++ : -1, readonly: m.readonly };

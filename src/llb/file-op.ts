@@ -196,8 +196,11 @@ export class FileOp implements Vertex {
 
   /** The outputs this op reads, in Go's walk order (deduplicated by identity). */
   inputs(): readonly Output[] {
-    return allOutputs(this.root, new Set(), []);
+    // Asked on every marshal that reaches the op: worked out once (the op is immutable).
+    return (this.inputList ??= allOutputs(this.root, new Set(), []));
   }
+
+  private inputList: readonly Output[] | undefined;
 
   /** Serializes the op exactly as Go's client/llb does. */
   marshal(ctx: MarshalContext): MarshaledVertex {

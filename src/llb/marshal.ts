@@ -1,4 +1,5 @@
-import type { Pb_Definition, Pb_OpMetadata, Pb_Source, Pb_SourceInfo } from "../proto/generated.ts";
+import type { Pb_Definition, Pb_Locations, Pb_OpMetadata, Pb_Range, Pb_Source, Pb_SourceInfo } from "../proto/generated.ts";
+import { compareCodeUnits, sortFew } from "../proto/order.ts";
 import { Cap } from "./caps.ts";
 import { digestOf, encodeOp } from "./encode.ts";
 import { outputOf } from "./internal.ts";
@@ -49,6 +50,19 @@ function marshaledVertices(opts: MarshalOptions): WeakMap<Vertex, MarshaledVerte
   return cache;
 }
 
+// What a marshal call adds to every op's metadata: nothing, or ignore-cache (`--no-cache`).
+const noMeta = opMeta({ ignoreCache: false }, []);
+const ignoreCacheMeta = opMeta({ ignoreCache: true }, []);
+
+// The terminator's metadata: the caps of what the ops use, by [ignore cache] + 2 × [description].
+// Shared values, so their protobuf form is made once (see `metaToPb`).
+const terminatorMetas: readonly OpMeta[] = [0, 1, 2, 3].map((flags) => {
+  const caps = new Set<string>([Cap.constraints, Cap.platform]);
+  if (flags & 1) caps.add(Cap.metaIgnoreCache);
+  if (flags & 2) caps.add(Cap.metaDescription);
+  return { ignoreCache: false, description: undefined, caps, locations: [] };
+});
+
 /**
  * Serializes everything `state` depends on, the way Go's `llb.State.Marshal` does:
  * inputs before the ops that read them, each op once, then a terminator op. The
@@ -59,7 +73,7 @@ export function marshal(state: State, opts: MarshalOptions): Definition {
   const ctx: MarshalContext = {
     platform: opts.platform,
     localUniqueId: opts.localUniqueId,
-    meta: opMeta({ ignoreCache: opts.ignoreCache === true }, []),
+    meta: opts.ignoreCache === true ? ignoreCacheMeta : noMeta,
     cache: marshaledVertices(opts),
   };
   const def: Uint8Array[] = [];
@@ -69,7 +83,8 @@ export function marshal(state: State, opts: MarshalOptions): Definition {
 
   const visit = (v: Vertex): void => {
     if (visited.has(v)) return;
-    for (const input of v.inputs()) visit(input.vertex);
+    const inputs = v.inputs();
+    for (let i = 0; i < inputs.length; i++) visit(inputs[i]!.vertex);
     const m = marshalVertex(v, ctx);
     visited.add(v);
     // Distinct vertices may serialize identically; they share one op and merge metadata.
@@ -87,18 +102,24 @@ export function marshal(state: State, opts: MarshalOptions): Definition {
 
   const terminator = encodeOp({ inputs: [out.toInput(ctx)] });
   const head = digestOf(terminator);
-  const caps = new Set<string>([Cap.constraints, Cap.platform]);
-  for (const m of metas.values()) {
-    if (m.ignoreCache) caps.add(Cap.metaIgnoreCache);
-    if (m.description) caps.add(Cap.metaDescription);
+  let ignoreCache = false;
+  let description = false;
+  // `digests` lists the ops in the order their metadata was first recorded.
+  for (let i = 0; i < digests.length; i++) {
+    const m = metas.get(digests[i]!)!;
+    if (m.ignoreCache) ignoreCache = true;
+    if (m.description) description = true;
   }
   def.push(terminator);
   digests.push(head);
-  metas.set(head, { ignoreCache: false, description: undefined, caps, locations: [] });
+  metas.set(head, terminatorMetas[(ignoreCache ? 1 : 0) + (description ? 2 : 0)]!);
 
-  const metadata: Record<string, Pb_OpMetadata> = {};
-  for (const d of [...metas.keys()].sort()) metadata[d] = metaToPb(metas.get(d)!);
-  const source = sourceOf(metas);
+  // Keyed by digests, names no other object has: an object without a prototype is a
+  // dictionary from the start, where a plain one would get a new shape for every key.
+  const metadata: Record<string, Pb_OpMetadata> = Object.create(null) as Record<string, Pb_OpMetadata>;
+  const sorted = sortFew(digests.slice(), compareCodeUnits);
+  for (let i = 0; i < sorted.length; i++) metadata[sorted[i]!] = metaToPb(metas.get(sorted[i]!)!);
+  const source = sourceOf(digests, metas);
   return source ? { def, metadata, Source: source, digests } : { def, metadata, digests };
 }
 
@@ -107,7 +128,7 @@ export function marshal(state: State, opts: MarshalOptions): Definition {
  * with the same name and text are one), and each op's locations under its digest, naming
  * the file by index. Undefined when no op has a location.
  */
-function sourceOf(metas: ReadonlyMap<string, OpMeta>): Pb_Source | undefined {
+function sourceOf(digests: readonly string[], metas: ReadonlyMap<string, OpMeta>): Pb_Source | undefined {
   const infos: Pb_SourceInfo[] = [];
   const indexOf = new Map<SourceMap, number>();
   const fileIndex = (m: SourceMap): number => {
@@ -122,12 +143,31 @@ function sourceOf(metas: ReadonlyMap<string, OpMeta>): Pb_Source | undefined {
     }
     return index;
   };
-  const locations: NonNullable<Pb_Source["locations"]> = {};
-  for (const [digest, meta] of metas) {
-    if (meta.locations.length === 0) continue;
-    locations[digest] = {
-      locations: meta.locations.map((l) => ({ sourceIndex: fileIndex(l.source), ranges: l.ranges.map((r) => ({ start: { ...r.start }, end: { ...r.end } })) })),
-    };
+  // A dictionary by digest from the start, as `metadata` above.
+  const locations: NonNullable<Pb_Source["locations"]> = Object.create(null) as NonNullable<Pb_Source["locations"]>;
+  for (let i = 0; i < digests.length; i++) {
+    const meta = metas.get(digests[i]!)!;
+    if (meta.locations.length > 0) locations[digests[i]!] = locationsPb(meta, fileIndex);
   }
   return infos.length === 0 ? undefined : { locations, infos };
+}
+
+// The protobuf form of an op's locations, kept with the file indexes it was made for: the
+// ops many definitions share (and their files, usually first in each) give the same one.
+const locationsByMeta = new WeakMap<OpMeta, { indexes: number[]; pb: Pb_Locations }>();
+
+function locationsPb(meta: OpMeta, fileIndex: (m: SourceMap) => number): Pb_Locations {
+  const count = meta.locations.length;
+  const indexes: number[] = new Array<number>(count);
+  let same = true;
+  const known = locationsByMeta.get(meta);
+  for (let i = 0; i < count; i++) {
+    indexes[i] = fileIndex(meta.locations[i]!.source);
+    if (known === undefined || known.indexes[i] !== indexes[i]) same = false;
+  }
+  if (known !== undefined && same) return known.pb;
+  // Ranges are immutable ({ start, end } of line and character), so they are used as they are.
+  const pb: Pb_Locations = { locations: meta.locations.map((l, i) => ({ sourceIndex: indexes[i], ranges: l.ranges as Pb_Range[] })) };
+  locationsByMeta.set(meta, { indexes, pb });
+  return pb;
 }

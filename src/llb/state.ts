@@ -123,11 +123,13 @@ function withOutput(state: State, output: Output | undefined): State {
  * command, with the metadata of the State `run` was called on.
  */
 export class ExecState extends State {
+  #exec: ExecOp | undefined;
+
   static {
     makeExecState = (state, exec) => {
       const root = withOutput(state, exec.rootOutput());
       const out = new ExecState(outputOf(root), metaOf(root));
-      execs.set(out, exec);
+      out.#exec = exec;
       return out;
     };
   }
@@ -143,12 +145,10 @@ export class ExecState extends State {
    * fresh metadata: dir `/`, no env, no platform.
    */
   mount(dest: string): State {
-    const output = execs.get(this)!.mountOutput(dest);
+    const output = this.#exec!.mountOutput(dest);
     return makeState(output, initialMeta(output?.platform));
   }
 }
-
-const execs = new WeakMap<ExecState, ExecOp>();
 
 /** A State for `output` as Go's `NewState` makes it: dir `/` and the output's platform. */
 export function newState(output: Output | undefined): State {

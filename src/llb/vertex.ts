@@ -1,6 +1,6 @@
 import type { Pb_Input, Pb_OpMetadata, Pb_Platform, Pb_WorkerConstraints } from "../proto/generated.ts";
 import type { CapId } from "./caps.ts";
-import { compareUtf8 } from "../proto/order.ts";
+import { compareUtf8, sortFew } from "../proto/order.ts";
 import { platformToPb, type Platform } from "./platform.ts";
 
 /** A file a build was written in (Go's `llb.SourceMap`): the daemon returns it with errors of the ops it made. */
@@ -59,8 +59,16 @@ export function opMeta(opts: VertexOptions | undefined, caps: Iterable<CapId>): 
   };
 }
 
+// Metadata with nothing in it: merging it with other metadata gives that metadata.
+function isEmptyMeta(m: OpMeta): boolean {
+  return !m.ignoreCache && m.description === undefined && m.caps.size === 0 && m.locations.length === 0;
+}
+
 /** Go's `mergeMetadata`: `b` wins for descriptions, flags and caps accumulate. */
 export function mergeMeta(a: OpMeta, b: OpMeta): OpMeta {
+  // Metadata is never modified, so an unchanged side is returned as it is, not copied.
+  if (isEmptyMeta(a)) return b;
+  if (isEmptyMeta(b)) return a;
   const description = b.description ? { ...a.description, ...b.description } : a.description;
   return {
     ignoreCache: a.ignoreCache || b.ignoreCache,
@@ -80,9 +88,15 @@ export function metaToPb(m: OpMeta): Pb_OpMetadata {
   const out: Pb_OpMetadata = {};
   if (m.ignoreCache) out.ignore_cache = true;
   if (m.description) {
-    out.description = Object.fromEntries(Object.keys(m.description).sort(compareUtf8).map((k) => [k, m.description![k]!]));
+    const description: Record<string, string> = {};
+    for (const k of sortFew(Object.keys(m.description), compareUtf8)) description[k] = m.description[k]!;
+    out.description = description;
   }
-  if (m.caps.size > 0) out.caps = Object.fromEntries([...m.caps].sort(compareUtf8).map((c) => [c, true]));
+  if (m.caps.size > 0) {
+    const caps: Record<string, boolean> = {};
+    for (const c of sortFew([...m.caps], compareUtf8)) caps[c] = true;
+    out.caps = caps;
+  }
   pbOfMeta.set(m, out);
   return out;
 }
@@ -114,12 +128,22 @@ export interface Vertex {
   marshal(ctx: MarshalContext): MarshaledVertex;
 }
 
+// A vertex keeps the result of the first options it was serialized with on itself, and
+// the cache of those options stands for them: one build marshals with one set of
+// options, and a WeakMap entry per op would make every garbage collection walk them all.
+const firstMarshaled = Symbol("brewkit.llb.marshaled");
+
+type WithFirst = { [firstMarshaled]?: { readonly cache: object; readonly done: MarshaledVertex } };
+
 /** Serializes `v` once per set of marshal options. */
 export function marshalVertex(v: Vertex, ctx: MarshalContext): MarshaledVertex {
-  let done = ctx.cache.get(v);
+  const first = (v as WithFirst)[firstMarshaled];
+  if (first !== undefined && first.cache === ctx.cache) return first.done;
+  let done = first === undefined ? undefined : ctx.cache.get(v);
   if (!done) {
     done = v.marshal(ctx);
-    ctx.cache.set(v, done);
+    if (first === undefined) Object.defineProperty(v, firstMarshaled, { value: { cache: ctx.cache, done } });
+    else ctx.cache.set(v, done);
   }
   return done;
 }
@@ -148,5 +172,14 @@ export function opEnvelope(
   platform: Platform | undefined,
   meta: OpMeta,
 ): { platform: Pb_Platform; constraints: Pb_WorkerConstraints; meta: OpMeta } {
-  return { platform: platformToPb(platform ?? ctx.platform), constraints: {}, meta: mergeMeta(ctx.meta, meta) };
+  return { platform: platformPb(platform ?? ctx.platform), constraints: {}, meta: mergeMeta(ctx.meta, meta) };
+}
+
+// Platforms are immutable values shared by every op of a build: each is converted once.
+const pbOfPlatform = new WeakMap<Platform, Pb_Platform>();
+
+function platformPb(p: Platform): Pb_Platform {
+  let known = pbOfPlatform.get(p);
+  if (!known) pbOfPlatform.set(p, (known = platformToPb(p)));
+  return known;
 }

@@ -22,7 +22,7 @@ export interface BuildCache {
 
 /** A project's build cache, shared across machines and daemons: export it from `brewkit.config.ts`. */
 export function buildCache(spec: BuildCacheSpec): BuildCache {
-  const site = callerLocation();
+  const site = callerLocation(buildCache);
   return Object.freeze({ [buildCacheBrand]: true as const, spec: Object.freeze({ ...spec }), get definedAt() { return site(); } });
 }
 

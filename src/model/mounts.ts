@@ -32,7 +32,7 @@ export interface CacheMount {
 
 /** A cache mount: `id` names the cache, `path` is where steps see it. */
 export function cache(id: string, path: string, options: CacheOptions = {}): CacheMount {
-  const site = callerLocation();
+  const site = callerLocation(cache);
   return Object.freeze({ [cacheBrand]: true as const, id, path, sharing: options.sharing ?? "shared", hostDir: options.hostDir, get definedAt() { return site(); } });
 }
 
@@ -77,7 +77,7 @@ export interface SecretMount {
 export function secret(id: string, target: SecretTarget, options: SecretOptions = {}): SecretMount {
   const path = typeof target === "string" ? target : undefined;
   const env = typeof target === "object" && target !== null ? target.env : undefined;
-  const site = callerLocation();
+  const site = callerLocation(secret);
   return Object.freeze({
     [secretBrand]: true as const,
     id,

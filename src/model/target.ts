@@ -157,7 +157,7 @@ export interface Group {
 
 /** Declares a build target. */
 export function target(spec: TargetSpec): Target {
-  const site = callerLocation();
+  const site = callerLocation(target);
   return Object.freeze({ [targetBrand]: true as const, spec: Object.freeze({ ...spec }), get definedAt() { return site(); } });
 }
 
@@ -174,7 +174,7 @@ export function group(...members: Target[] | [{ description?: string; targets: T
   const first = members[0];
   const described = members.length === 1 && first !== undefined && !isTarget(first) ? (first as { description?: string; targets: Target[] }) : undefined;
   const targets = described ? described.targets : (members as Target[]);
-  const site = callerLocation();
+  const site = callerLocation(group);
   return Object.freeze({ [groupBrand]: true as const, targets: Object.freeze([...targets]), description: described?.description, get definedAt() { return site(); } });
 }
 

@@ -38,7 +38,7 @@ export type Value = string | Variable | Interpolation;
 
 /** Declares a value computed at build time, evaluated only when a target being built needs it. */
 export function variable(spec: VariableSpec): Variable {
-  const site = callerLocation();
+  const site = callerLocation(variable);
   return Object.freeze({ [variableBrand]: true as const, spec: Object.freeze({ ...spec }), get definedAt() { return site(); } });
 }
 

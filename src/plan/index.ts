@@ -76,6 +76,40 @@ export function fieldValuesOf(t: PlannedTarget): Array<[field: string, value: Va
   ];
 }
 
+/**
+ * The variables a planned target's values refer to, each with the field holding it, in
+ * the order of `fieldValuesOf`; plain strings (nearly every value) cost no field name.
+ */
+function fieldVariablesOf(t: PlannedTarget): Array<[field: string, variable: Variable]> {
+  const out: Array<[string, Variable]> = [];
+  const add = (field: string, value: Value) => {
+    for (const v of variablesIn(value)) out.push([field, v]);
+  };
+  for (let i = 0; i < t.env.length; i++) {
+    const [k, v] = t.env[i]!;
+    if (typeof v !== "string") add(`env.${k}`, v);
+  }
+  for (let i = 0; i < t.commands.length; i++) {
+    const argv = t.commands[i]!;
+    for (let j = 0; j < argv.length; j++) if (typeof argv[j] !== "string") add(t.commands.length === 1 ? "command" : `commands[${i}]`, argv[j]!);
+  }
+  for (let i = 0; i < t.copies.length; i++) {
+    const dest = t.copies[i]!.dest;
+    if (dest !== undefined && typeof dest !== "string") add(`copy[${i}].dest`, dest);
+  }
+  for (const o of t.outputs) if (typeof o.local !== "string") add(`output[${o.index}].local`, o.local);
+  for (const o of t.images) o.names.forEach((n, j) => typeof n !== "string" && add(`output[${o.index}].image${o.names.length > 1 ? `[${j}]` : ""}`, n));
+  for (const o of t.tarballs) {
+    if (typeof o.file !== "string") add(`output[${o.index}].tarball`, o.file);
+    for (const n of o.names) if (typeof n !== "string") add(`output[${o.index}].image`, n);
+  }
+  for (let i = 0; i < t.imageConfig.labels.length; i++) {
+    const [k, v] = t.imageConfig.labels[i]!;
+    if (typeof v !== "string") add(`labels.${k}`, v);
+  }
+  return out;
+}
+
 /** Every Value a planned target holds, to find the variables it needs. */
 export function valuesOf(t: PlannedTarget): Value[] {
   return fieldValuesOf(t).map(([, value]) => value);
@@ -111,12 +145,14 @@ export function createPlan(input: PlanInput, names: string[]): Plan {
     const reached = (t: Target, field: string) => visitTarget(t, `${planned.name}>${field}`);
     if (isTarget(spec.from)) reached(spec.from, "from");
     // A single dependency may be written without a list.
-    if (!isVariable(source)) [source.spec.dependsOn ?? []].flat().forEach((dep, i) => reached(dep, `dependsOn[${i}]`));
-    const copies = spec.copy === undefined ? [] : Array.isArray(spec.copy) ? spec.copy : [spec.copy];
-    copies.forEach((c, i) => {
-      if (typeof c === "object" && c !== null && isTarget(c.from)) reached(c.from, `copy[${i}].from`);
-    });
-    for (const [field, value] of fieldValuesOf(planned)) for (const v of variablesIn(value)) visitVariable(v, `${planned.name}>${field}`);
+    if (!isVariable(source) && source.spec.dependsOn !== undefined) [source.spec.dependsOn].flat().forEach((dep, i) => reached(dep, `dependsOn[${i}]`));
+    if (spec.copy !== undefined) {
+      const copies = Array.isArray(spec.copy) ? spec.copy : [spec.copy];
+      copies.forEach((c, i) => {
+        if (typeof c === "object" && c !== null && isTarget(c.from)) reached(c.from, `copy[${i}].from`);
+      });
+    }
+    for (const [field, v] of fieldVariablesOf(planned)) visitVariable(v, `${planned.name}>${field}`);
   };
   const visitTarget = (t: Target, via: string): void => {
     if (!isTarget(t)) throw new PlanError("NOT_A_TARGET", "a dependency is not a target made by target()", { hint: "pass target values to `from`, `dependsOn` and `copy.from`" });

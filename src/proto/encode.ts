@@ -1,6 +1,9 @@
 import { compareUtf8 } from "./order.ts";
 import type { FieldSchema, MessageSchema } from "./schema.ts";
 
+const initialBytes = 512;
+const retainedBytes = 1 << 16;
+
 const enum WireType {
   Varint = 0,
   Fixed64 = 1,
@@ -14,7 +17,7 @@ const enum WireType {
  * content on in the rare case that the length needs more bytes (content of 128+).
  */
 class Writer {
-  buf = new Uint8Array(512);
+  buf = new Uint8Array(initialBytes);
   length = 0;
 
   reserve(n: number): void {
@@ -108,13 +111,36 @@ class Writer {
 
 const utf8 = new TextEncoder();
 
-function toBigInt(value: unknown, field: string): bigint {
+// One buffer for every message: encoding is synchronous and never nested, and `finish` copies the bytes out.
+const writer = new Writer();
+
+/**
+ * A value the encoder refuses. Thrown without saying where: each level it passes on the
+ * way out adds its part of the field's path, so a message's fields are written without
+ * building a path string for each of them.
+ */
+class EncodeProblem extends Error {
+  /** The path of the field, outermost part first, e.g. `[".exec", ".meta", ".args", "[0]"]`. */
+  readonly at: string[] = [];
+}
+
+function problem(message: string): EncodeProblem {
+  return new EncodeProblem(message);
+}
+
+// Adds `part` to the path of a problem passing through; anything else goes on as it is.
+function locate(err: unknown, part: string): unknown {
+  if (err instanceof EncodeProblem) err.at.unshift(part);
+  return err;
+}
+
+function toBigInt(value: unknown): bigint {
   if (typeof value === "bigint") return value;
   if (typeof value === "number" && Number.isInteger(value)) {
-    if (!Number.isSafeInteger(value)) throw new TypeError(`${field}: ${value} is not exact; pass a bigint`);
+    if (!Number.isSafeInteger(value)) throw problem(`${value} is not exact; pass a bigint`);
     return BigInt(value);
   }
-  throw new TypeError(`${field}: expected an integer, got ${typeof value} ${String(value)}`);
+  throw problem(`expected an integer, got ${typeof value} ${String(value)}`);
 }
 
 /** A non-negative integer that fits a plain varint without bigint arithmetic, else undefined. */
@@ -140,62 +166,62 @@ function scalarWireType(type: string): WireType {
   }
 }
 
-/** Writes a scalar's payload (no tag) the way Go's protobuf runtime does. */
-type ScalarWriter = (w: Writer, value: unknown, name: string) => void;
+/** Writes a scalar's payload (no tag) the way Go's protobuf runtime does; a value of the wrong type is an `EncodeProblem`. */
+type ScalarWriter = (w: Writer, value: unknown) => void;
 
-function fixedWriter(size: 4 | 8, set: (view: DataView, value: unknown, name: string) => void): ScalarWriter {
-  return (w, value, name) => {
+function fixedWriter(size: 4 | 8, set: (view: DataView, value: unknown) => void): ScalarWriter {
+  return (w, value) => {
     const view = new DataView(new ArrayBuffer(size));
-    set(view, value, name);
+    set(view, value);
     w.push(new Uint8Array(view.buffer));
   };
 }
 
 const scalarWriters: Record<string, ScalarWriter> = {
-  string: (w, value, name) => {
-    if (typeof value !== "string") throw new TypeError(`${name}: expected a string`);
+  string: (w, value) => {
+    if (typeof value !== "string") throw problem("expected a string");
     w.string(value);
   },
-  bytes: (w, value, name) => {
-    if (!(value instanceof Uint8Array)) throw new TypeError(`${name}: expected a Uint8Array`);
+  bytes: (w, value) => {
+    if (!(value instanceof Uint8Array)) throw problem("expected a Uint8Array");
     w.bytes(value);
   },
-  bool: (w, value, name) => {
-    if (typeof value !== "boolean") throw new TypeError(`${name}: expected a boolean`);
+  bool: (w, value) => {
+    if (typeof value !== "boolean") throw problem("expected a boolean");
     w.smallVarint(value ? 1 : 0);
   },
-  double: fixedWriter(8, (view, value, name) => {
-    if (typeof value !== "number") throw new TypeError(`${name}: expected a number`);
+  double: fixedWriter(8, (view, value) => {
+    if (typeof value !== "number") throw problem("expected a number");
     view.setFloat64(0, value, true);
   }),
-  float: fixedWriter(4, (view, value, name) => {
-    if (typeof value !== "number") throw new TypeError(`${name}: expected a number`);
+  float: fixedWriter(4, (view, value) => {
+    if (typeof value !== "number") throw problem("expected a number");
     view.setFloat32(0, value, true);
   }),
-  fixed32: fixedWriter(4, (view, value, name) => view.setUint32(0, Number(BigInt.asUintN(32, toBigInt(value, name))), true)),
-  sfixed32: fixedWriter(4, (view, value, name) => view.setUint32(0, Number(BigInt.asUintN(32, toBigInt(value, name))), true)),
-  fixed64: fixedWriter(8, (view, value, name) => view.setBigUint64(0, BigInt.asUintN(64, toBigInt(value, name)), true)),
-  sfixed64: fixedWriter(8, (view, value, name) => view.setBigUint64(0, BigInt.asUintN(64, toBigInt(value, name)), true)),
-  sint32: (w, value, name) => {
-    const v = toBigInt(value, name);
+  fixed32: fixedWriter(4, (view, value) => view.setUint32(0, Number(BigInt.asUintN(32, toBigInt(value))), true)),
+  sfixed32: fixedWriter(4, (view, value) => view.setUint32(0, Number(BigInt.asUintN(32, toBigInt(value))), true)),
+  fixed64: fixedWriter(8, (view, value) => view.setBigUint64(0, BigInt.asUintN(64, toBigInt(value)), true)),
+  sfixed64: fixedWriter(8, (view, value) => view.setBigUint64(0, BigInt.asUintN(64, toBigInt(value)), true)),
+  sint32: (w, value) => {
+    const v = toBigInt(value);
     w.varint(v >= 0n ? v << 1n : (-v << 1n) - 1n);
   },
-  uint32: (w, value, name) => {
+  uint32: (w, value) => {
     const small = smallUnsigned(value);
     if (small !== undefined && small <= 0xffffffff) w.smallVarint(small);
-    else w.varint(BigInt.asUintN(32, toBigInt(value, name)));
+    else w.varint(BigInt.asUintN(32, toBigInt(value)));
   },
   // Negative int32 values are sign-extended to 64 bits: always 10 bytes.
-  int32: (w, value, name) => {
+  int32: (w, value) => {
     const small = smallUnsigned(value);
     if (small !== undefined && small <= 0x7fffffff) w.smallVarint(small);
-    else w.varint(BigInt.asIntN(32, toBigInt(value, name)));
+    else w.varint(BigInt.asIntN(32, toBigInt(value)));
   },
   // int64 and uint64 (enums are written as int32)
-  varint: (w, value, name) => {
+  varint: (w, value) => {
     const small = smallUnsigned(value);
     if (small !== undefined) w.smallVarint(small);
-    else w.varint(toBigInt(value, name));
+    else w.varint(toBigInt(value));
   },
 };
 scalarWriters.sint64 = scalarWriters.sint32!;
@@ -284,90 +310,113 @@ function mapKeyValue(key: string, keyType: string): unknown {
   return BigInt(key);
 }
 
-function writeMap(w: Writer, field: FieldPlan, value: unknown, name: string, strict: boolean): void {
-  if (typeof value !== "object" || value === null) throw new TypeError(`${name}: expected an object`);
+function writeMap(w: Writer, field: FieldPlan, value: unknown, strict: boolean): void {
+  if (typeof value !== "object" || value === null) throw problem("expected an object");
   const record = value as Record<string, unknown>;
   for (const key of sortedMapKeys(Object.keys(record), field.keyType)) {
     // Go always writes both key and value of a map entry, even when they are empty.
     w.smallVarint(field.tag);
     const entry = w.begin();
     w.smallVarint(field.keyTag);
-    field.writeKey(w, mapKeyValue(key, field.keyType), `${name}.key`);
+    try {
+      field.writeKey(w, mapKeyValue(key, field.keyType));
+    } catch (err) {
+      throw locate(err, ".key");
+    }
     const item = record[key];
     w.smallVarint(field.itemTag);
-    if (field.message) {
-      const start = w.begin();
-      encodeInto(w, planOf(field.message), item ?? {}, `${name}[${key}]`, strict);
-      w.end(start);
-    } else {
-      field.write(w, item, `${name}[${key}]`);
+    try {
+      if (field.message) {
+        const start = w.begin();
+        encodeInto(w, planOf(field.message), item ?? {}, strict);
+        w.end(start);
+      } else {
+        field.write(w, item);
+      }
+    } catch (err) {
+      throw locate(err, `[${key}]`);
     }
     w.end(entry);
   }
 }
 
-function writeField(w: Writer, field: FieldPlan, value: unknown, path: string, strict: boolean): void {
-  const name = () => `${path}.${field.name}`;
-  switch (field.kind) {
-    case "scalar":
-      if (!field.hasPresence && isDefaultScalar(value)) return;
-      w.smallVarint(field.tag);
-      field.write(w, value, name());
-      return;
-    case "message": {
-      // Sub-messages are written whenever present, even when empty.
-      w.smallVarint(field.tag);
-      const start = w.begin();
-      encodeInto(w, planOf(field.message!), value, name(), strict);
-      w.end(start);
-      return;
+function writeField(w: Writer, field: FieldPlan, value: unknown, strict: boolean): void {
+  // The item being written, for the path of a problem: -1 for the field itself.
+  let item = -1;
+  try {
+    switch (field.kind) {
+      case "scalar":
+        if (!field.hasPresence && isDefaultScalar(value)) return;
+        w.smallVarint(field.tag);
+        field.write(w, value);
+        return;
+      case "message": {
+        // Sub-messages are written whenever present, even when empty.
+        w.smallVarint(field.tag);
+        const start = w.begin();
+        encodeInto(w, planOf(field.message!), value, strict);
+        w.end(start);
+        return;
+      }
+      case "map":
+        writeMap(w, field, value, strict);
+        return;
     }
-    case "map":
-      writeMap(w, field, value, name(), strict);
-      return;
-  }
-  if (!Array.isArray(value)) throw new TypeError(`${name()}: expected an array`);
-  if (value.length === 0) return;
-  if (field.kind === "repeatedMessage") {
-    const plan = planOf(field.message!);
-    value.forEach((item, i) => {
+    if (!Array.isArray(value)) throw problem("expected an array");
+    const length = value.length;
+    if (length === 0) return;
+    if (field.kind === "repeatedMessage") {
+      const plan = planOf(field.message!);
+      for (item = 0; item < length; item++) {
+        w.smallVarint(field.tag);
+        const start = w.begin();
+        encodeInto(w, plan, value[item], strict);
+        w.end(start);
+      }
+    } else if (field.kind === "packed") {
       w.smallVarint(field.tag);
       const start = w.begin();
-      encodeInto(w, plan, item, `${name()}[${i}]`, strict);
+      for (item = 0; item < length; item++) field.write(w, value[item]);
       w.end(start);
-    });
-  } else if (field.kind === "packed") {
-    w.smallVarint(field.tag);
-    const start = w.begin();
-    value.forEach((item, i) => field.write(w, item, `${name()}[${i}]`));
-    w.end(start);
-  } else {
-    value.forEach((item, i) => {
-      w.smallVarint(field.itemTag);
-      field.write(w, item, `${name()}[${i}]`);
-    });
+    } else {
+      for (item = 0; item < length; item++) {
+        w.smallVarint(field.itemTag);
+        field.write(w, value[item]);
+      }
+    }
+  } catch (err) {
+    throw locate(item < 0 ? err : locate(err, `[${item}]`), `.${field.name}`);
   }
 }
 
-function encodeInto(w: Writer, plan: MessagePlan, message: unknown, path: string, strict: boolean): void {
-  if (typeof message !== "object" || message === null) throw new TypeError(`${path}: expected an object`);
+function encodeInto(w: Writer, plan: MessagePlan, message: unknown, strict: boolean): void {
+  if (typeof message !== "object" || message === null) throw problem("expected an object");
   const record = message as Record<string, unknown>;
+  const fields = plan.fields;
   // Checked before anything is written: a key the type does not have, several members of a oneof.
-  let known = 0;
-  for (const field of plan.fields) if (record[field.name] !== undefined) known++;
-  let set = 0;
-  for (const key in record) if (record[key] !== undefined) set++;
-  if (strict && set !== known) {
-    const unknown = Object.keys(record).find((k) => record[k] !== undefined && !plan.type.byName.has(k));
-    throw new TypeError(`${path}: ${plan.type.fullName} has no field "${unknown}"`);
+  if (strict) {
+    let known = 0;
+    for (let i = 0; i < fields.length; i++) if (record[fields[i]!.name] !== undefined) known++;
+    let set = 0;
+    for (const key in record) if (record[key] !== undefined) set++;
+    if (set !== known) {
+      const unknown = Object.keys(record).find((k) => record[k] !== undefined && !plan.type.byName.has(k));
+      throw problem(`${plan.type.fullName} has no field "${unknown}"`);
+    }
   }
-  for (const oneof of plan.oneofs) {
-    const members = oneof.members.filter((n) => record[n] !== undefined && record[n] !== null);
-    if (members.length > 1) throw new TypeError(`${path}: oneof ${oneof.name} has several members set (${members.join(", ")})`);
+  for (let o = 0; o < plan.oneofs.length; o++) {
+    const members = plan.oneofs[o]!.members;
+    let present = 0;
+    for (let m = 0; m < members.length; m++) if (record[members[m]!] !== undefined && record[members[m]!] !== null) present++;
+    if (present > 1) {
+      const names = members.filter((n) => record[n] !== undefined && record[n] !== null);
+      throw problem(`oneof ${plan.oneofs[o]!.name} has several members set (${names.join(", ")})`);
+    }
   }
-  for (const field of plan.fields) {
+  for (let i = 0; i < fields.length; i++) {
+    const field = fields[i]!;
     const value = record[field.name];
-    if (value !== undefined && value !== null) writeField(w, field, value, path, strict);
+    if (value !== undefined && value !== null) writeField(w, field, value, strict);
   }
 }
 
@@ -383,7 +432,16 @@ export interface EncodeOptions {
  * by key, defaults left out except where a field has presence.
  */
 export function encodeMessage(type: MessageSchema, message: object, options: EncodeOptions = {}): Uint8Array {
-  const w = new Writer();
-  encodeInto(w, planOf(type), message, type.fullName, options.strict === true);
-  return w.finish();
+  const w = writer;
+  w.length = 0;
+  try {
+    encodeInto(w, planOf(type), message, options.strict === true);
+    return w.finish();
+  } catch (err) {
+    if (err instanceof EncodeProblem) throw new TypeError(`${type.fullName}${err.at.join("")}: ${err.message}`);
+    throw err;
+  } finally {
+    // A large message (a Definition carrying a config's text) does not keep its buffer alive.
+    if (w.buf.length > retainedBytes) w.buf = new Uint8Array(initialBytes);
+  }
 }

@@ -14,3 +14,24 @@ export function compareUtf8(a: string, b: string): number {
   }
   return a.length - b.length;
 }
+
+/**
+ * Sorts `items` in place by `compare` (stable, as Array.prototype.sort), by insertion: for
+ * the few keys of one op's metadata, without the work arrays the built-in sort allocates.
+ */
+export function sortFew<T>(items: T[], compare: (a: T, b: T) => number): T[] {
+  // Insertion grows with the square of the length: long lists take the built-in sort.
+  if (items.length > 16) return items.sort(compare);
+  for (let i = 1; i < items.length; i++) {
+    const item = items[i]!;
+    let j = i - 1;
+    for (; j >= 0 && compare(items[j]!, item) > 0; j--) items[j + 1] = items[j]!;
+    items[j + 1] = item;
+  }
+  return items;
+}
+
+/** Orders strings by UTF-16 code units, as Array.prototype.sort does without a comparator. */
+export function compareCodeUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
