@@ -113,7 +113,7 @@ function split(traceFile: string): string {
 const p = (s: Summary) => `p50 ${Math.round(s.median)} ms, p95 ${Math.round(s.p95)} ms`;
 
 /**
- * Scenario 8: the edit loop. A file save → the new artifact on disk, through
+ * Scenario 4 (second row): the edit loop. A file save → the new artifact on disk, through
  * `brewkit watch` and through a watcher rerunning `buildctl build`, alternating saves.
  * Each loop has its own copy of the project (so a save wakes one loop only) and writes
  * unique content, so no build is served from the cache of another.
@@ -159,7 +159,7 @@ export async function editLoop(s: BenchSettings): Promise<Row[]> {
     const ratio = brewkitMs.p95 / buildctlMs.p95;
     return [
       {
-        scenario: `8. edit loop: save → new artifact on disk, one step (${s.saves} saves each)`,
+        scenario: `4. edit loop: save → new artifact on disk, one step (${s.saves} saves each)`,
         brewkit: brewkitMs,
         buildctl: buildctlMs,
         unit: "ms",

@@ -54,7 +54,7 @@ async function brewkitStart(s: BenchSettings, node: string, cwd: string): Promis
 }
 
 /**
- * Scenario 8: brewkit's start (process start → first Solve sent, config cached, one
+ * Scenario 2 (per Node): brewkit's start (process start → first Solve sent, config cached, one
  * target) against a bare `node -e ''` on the same Node, alternated in one run, per Node.
  */
 export async function startAgainstNode(s: BenchSettings): Promise<Row[]> {
@@ -81,7 +81,7 @@ export async function startAgainstNode(s: BenchSettings): Promise<Row[]> {
     const bare = summarize(runs.node.map((r) => r.ms));
     const cpu = (r: Started[]) => Math.round(summarize(r.map((x) => x.cpuMs)).median);
     rows.push({
-      scenario: `8. brewkit start ÷ \`node -e ''\`, Node ${version}: spawn → first Solve sent (config cached), against spawn → exit; "buildctl" column: \`node -e ''\``,
+      scenario: `2. brewkit start ÷ \`node -e ''\`, Node ${version}: spawn → first Solve sent (config cached), against spawn → exit; "buildctl" column: \`node -e ''\``,
       brewkit: start,
       buildctl: bare,
       unit: "ms",
