@@ -64,51 +64,37 @@ function requestedTargets(input: PlanInput, names: string[]): Array<{ target: Ta
 
 /** Every Value a planned target holds, with the field holding it, to find the variables it needs. */
 export function fieldValuesOf(t: PlannedTarget): Array<[field: string, value: Value]> {
-  const command = (i: number) => (t.commands.length === 1 ? "command" : `commands[${i}]`);
-  return [
-    ...t.env.map(([k, v]): [string, Value] => [`env.${k}`, v]),
-    ...t.commands.flatMap((argv, i) => argv.map((v): [string, Value] => [command(i), v])),
-    ...t.copies.flatMap((c, i): Array<[string, Value]> => (c.dest === undefined ? [] : [[`copy[${i}].dest`, c.dest]])),
-    ...t.outputs.map((o): [string, Value] => [`output[${o.index}].local`, o.local]),
-    ...t.images.flatMap((o) => o.names.map((n, j): [string, Value] => [`output[${o.index}].image${o.names.length > 1 ? `[${j}]` : ""}`, n])),
-    ...t.tarballs.flatMap((o): Array<[string, Value]> => [[`output[${o.index}].tarball`, o.file], ...o.names.map((n): [string, Value] => [`output[${o.index}].image`, n])]),
-    ...t.imageConfig.labels.map(([k, v]): [string, Value] => [`labels.${k}`, v]),
-  ];
+  return collectFieldValues(t, () => true);
 }
 
 /**
- * The variables a planned target's values refer to, each with the field holding it, in
- * the order of `fieldValuesOf`; plain strings (nearly every value) cost no field name.
+ * The values of a planned target that `wanted` accepts, each with the field holding it, in
+ * one order; a field's name is only made for a value taken (planning asks for the values
+ * that are not plain strings, which nearly every value is).
  */
-function fieldVariablesOf(t: PlannedTarget): Array<[field: string, variable: Variable]> {
-  const out: Array<[string, Variable]> = [];
-  const add = (field: string, value: Value) => {
-    for (const v of variablesIn(value)) out.push([field, v]);
-  };
-  for (let i = 0; i < t.env.length; i++) {
-    const [k, v] = t.env[i]!;
-    if (typeof v !== "string") add(`env.${k}`, v);
-  }
+function collectFieldValues(t: PlannedTarget, wanted: (value: Value) => boolean): Array<[field: string, value: Value]> {
+  const out: Array<[string, Value]> = [];
+  for (const [k, v] of t.env) if (wanted(v)) out.push([`env.${k}`, v]);
   for (let i = 0; i < t.commands.length; i++) {
-    const argv = t.commands[i]!;
-    for (let j = 0; j < argv.length; j++) if (typeof argv[j] !== "string") add(t.commands.length === 1 ? "command" : `commands[${i}]`, argv[j]!);
+    for (const v of t.commands[i]!) if (wanted(v)) out.push([t.commands.length === 1 ? "command" : `commands[${i}]`, v]);
   }
   for (let i = 0; i < t.copies.length; i++) {
     const dest = t.copies[i]!.dest;
-    if (dest !== undefined && typeof dest !== "string") add(`copy[${i}].dest`, dest);
+    if (dest !== undefined && wanted(dest)) out.push([`copy[${i}].dest`, dest]);
   }
-  for (const o of t.outputs) if (typeof o.local !== "string") add(`output[${o.index}].local`, o.local);
-  for (const o of t.images) o.names.forEach((n, j) => typeof n !== "string" && add(`output[${o.index}].image${o.names.length > 1 ? `[${j}]` : ""}`, n));
+  for (const o of t.outputs) if (wanted(o.local)) out.push([`output[${o.index}].local`, o.local]);
+  for (const o of t.images) {
+    for (let j = 0; j < o.names.length; j++) if (wanted(o.names[j]!)) out.push([`output[${o.index}].image${o.names.length > 1 ? `[${j}]` : ""}`, o.names[j]!]);
+  }
   for (const o of t.tarballs) {
-    if (typeof o.file !== "string") add(`output[${o.index}].tarball`, o.file);
-    for (const n of o.names) if (typeof n !== "string") add(`output[${o.index}].image`, n);
+    if (wanted(o.file)) out.push([`output[${o.index}].tarball`, o.file]);
+    for (const n of o.names) if (wanted(n)) out.push([`output[${o.index}].image`, n]);
   }
-  for (let i = 0; i < t.imageConfig.labels.length; i++) {
-    const [k, v] = t.imageConfig.labels[i]!;
-    if (typeof v !== "string") add(`labels.${k}`, v);
-  }
+  for (const [k, v] of t.imageConfig.labels) if (wanted(v)) out.push([`labels.${k}`, v]);
   return out;
 }
+
+const notPlainString = (value: Value): boolean => typeof value !== "string";
 
 /** Every Value a planned target holds, to find the variables it needs. */
 export function valuesOf(t: PlannedTarget): Value[] {
@@ -152,7 +138,10 @@ export function createPlan(input: PlanInput, names: string[]): Plan {
         if (typeof c === "object" && c !== null && isTarget(c.from)) reached(c.from, `copy[${i}].from`);
       });
     }
-    for (const [field, v] of fieldVariablesOf(planned)) visitVariable(v, `${planned.name}>${field}`);
+    // Only values that are not plain strings can hold variables.
+    for (const [field, value] of collectFieldValues(planned, notPlainString)) {
+      for (const v of variablesIn(value)) visitVariable(v, `${planned.name}>${field}`);
+    }
   };
   const visitTarget = (t: Target, via: string): void => {
     if (!isTarget(t)) throw new PlanError("NOT_A_TARGET", "a dependency is not a target made by target()", { hint: "pass target values to `from`, `dependsOn` and `copy.from`" });
