@@ -1,3 +1,4 @@
+import path from "node:path";
 import { ownDaemon } from "./connect.ts";
 import { installDaemon } from "../daemon/install.ts";
 import { defaultDaemonPaths } from "../daemon/paths.ts";
@@ -27,9 +28,12 @@ export async function daemonCommand(action: string, options: { lines?: number })
       return 0;
     }
     case "stop": {
-      const { stopped, unrelatedPid } = await daemon.stop();
+      const { stopped, unrelatedPid, namespacesLeft } = await daemon.stop();
       if (unrelatedPid !== undefined) {
         process.stderr.write(`warning: ${paths.pidFile} named process ${unrelatedPid}, which is not this buildkitd: left it running and removed the pid file\n`);
+      }
+      if (namespacesLeft) {
+        process.stderr.write(`warning: ${namespacesLeft.length} step network namespace(s) of a daemon that did not shut down cleanly are still mounted under ${path.dirname(namespacesLeft[0]!)}; buildkitd releases them when it next starts (or run \`umount\` on them as their owner)\n`);
       }
       out(stopped ? "stopped buildkitd" : "buildkitd was not running");
       return 0;

@@ -17,6 +17,7 @@ import { assertDaemonPrivate } from "./privacy.ts";
 import { planRootless, rootlessNotReady } from "./rootless.ts";
 import { probeRootless } from "./rootless-probe.ts";
 import type { RegistrySettings } from "../registry/user-registries.ts";
+import { releaseStaleNamespaces } from "./stale-namespaces.ts";
 import { startFailureCause } from "./start-failure.ts";
 import { findOnPath } from "./which.ts";
 
@@ -54,6 +55,8 @@ export interface StopResult {
   stopped: boolean;
   /** A live process the pid file named that is not this daemon: left alone. */
   unrelatedPid?: number;
+  /** Step network namespaces a killed daemon left mounted in its state dir that could not be released now. */
+  namespacesLeft?: string[];
 }
 
 /** The worker label in which BuildKit says what network steps get by default: `cni` (the bridge), `host`. */
@@ -220,7 +223,9 @@ export class LocalDaemon {
       }
       rmSync(this.paths.pidFile, { force: true });
       rmSync(this.paths.startRecordFile, { force: true });
-      return { stopped: pids.length > 0, ...(unrelatedPid === undefined ? {} : { unrelatedPid }) };
+      // Only with no daemon left on this state dir: a live one is still using them.
+      const namespacesLeft = findDaemonProcesses(this.address).length === 0 ? releaseStaleNamespaces(this.paths.root) : [];
+      return { stopped: pids.length > 0, ...(unrelatedPid === undefined ? {} : { unrelatedPid }), ...(namespacesLeft.length ? { namespacesLeft } : {}) };
     } finally {
       lock?.release();
     }

@@ -55,6 +55,26 @@ describe("the managed local daemon", () => {
     expect(after.code).toBe(3);
   });
 
+  it("releases the step network namespaces a killed daemon left mounted, so its state dir can be removed", async () => {
+    // Steps that run at once each take a namespace; the daemon pools them until it shuts down.
+    const parallel = makeProject({
+      "brewkit.config.ts": `import { target, scratch } from "brewkit";\n${busyboxBase}\n${["a", "b", "c"].map((n) => `export const ${n} = target({ from: base, command: "sleep 1; echo ${n} > /${n}" });`).join("\n")}\n`,
+    });
+    const run = await brewkit(["run", "a", "b", "c"], { cwd: parallel, env });
+    expect(run.code).toBe(0);
+    const namespaces = path.join(home, "daemon", "root", "net", "cni");
+    const mounted = () => readFileSync("/proc/self/mountinfo", "utf8").split("\n").filter((line) => line.split(" ")[4]?.startsWith(`${namespaces}/`));
+    process.kill(Number(readFileSync(path.join(home, "daemon", "buildkitd.pid"), "utf8")), "SIGKILL");
+    expect(mounted().length).toBeGreaterThan(0);
+
+    const stop = await brewkit(["daemon", "stop"], { cwd: parallel, env });
+    expect(stop.code).toBe(0);
+    expect(stop.stderr).not.toContain("warning");
+    expect(mounted()).toEqual([]);
+    // With a namespace still mounted in it, this fails with EBUSY.
+    rmSync(path.join(home, "daemon"), { recursive: true });
+  });
+
   it("names the install command when buildkitd is missing", async () => {
     const empty = mkdtempSync(path.join(tmpdir(), "bk-empty-"));
     mkdirSync(path.join(empty, "bin"));
