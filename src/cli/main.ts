@@ -3,6 +3,7 @@ import { BrewkitError } from "../errors.ts";
 import { trace } from "../trace.ts";
 import { signalExitCode } from "./signals.ts";
 import { outputRedactor, redactWrites } from "./redacted-output.ts";
+import { usageError } from "./usage-error.ts";
 import { version } from "./version.ts";
 
 process.once("exit", () => trace("exit"));
@@ -106,6 +107,11 @@ async function report(err: unknown, debug: boolean): Promise<number> {
     return err.code === "CANCELLED" ? (signalExitCode() ?? 130) : 1;
   }
   const message = err instanceof Error ? err.message : String(err);
+  const usage = err instanceof Error && err.name === "CACError" ? usageError(message, process.argv.slice(2), cli.matchedCommand?.name) : undefined;
+  if (usage) {
+    process.stderr.write(`error: ${usage.message}\nhint: ${usage.hint}\n`);
+    return 1;
+  }
   process.stderr.write(`error: ${message}\n`);
   if (debug) process.stderr.write(`${(err as Error)?.stack ?? ""}\n`);
   else process.stderr.write("hint: run again with --debug for details\n");
@@ -120,6 +126,8 @@ async function main(): Promise<void> {
       process.stderr.write(`error: unknown command "${cli.args[0]}"\nhint: run \`brewkit --help\` to list the commands\n`);
       process.exitCode = 1;
     } else if (!cli.matchedCommand && !cli.options.help && !cli.options.version) {
+      // `brewkit --bogus`: an unknown option is an error even where no command runs.
+      cli.globalCommand.checkUnknownOptions();
       cli.outputHelp();
     } else {
       const code = await cli.runMatchedCommand();

@@ -307,3 +307,23 @@ describe("a daemon with mutual TLS, and no registry", () => {
     expect(readFileSync(path.join(project, "again/sub/file"), "utf8")).toBe("one\n");
   });
 });
+
+describe("a command line brewkit does not understand", () => {
+  it("names the option or argument as it was typed, with the command's help as the fix, and exits 1", async () => {
+    const project = makeProject({ "brewkit.config.ts": `import { target, scratch } from "brewkit";\n${busyboxBase}\n` });
+    const cases: Array<[string[], string, string]> = [
+      [["run", "--no-cache"], "error: unknown option --no-cache for `brewkit run`", "brewkit run --help"],
+      [["run", "--cache-too=type=inline"], "error: unknown option --cache-too for `brewkit run`", "brewkit run --help"],
+      [["watch", "-z"], "error: unknown option -z for `brewkit watch`", "brewkit watch --help"],
+      [["run", "--progress"], "error: option --progress needs a value (--progress <mode>)", "brewkit run --help"],
+      [["daemon"], "error: missing arguments: the usage is `brewkit daemon <action>`", "brewkit daemon --help"],
+      [["targets", "extra"], "error: unexpected arguments for `brewkit targets`: `extra`", "brewkit targets --help"],
+      [["--bogus"], "error: unknown option --bogus\n", "brewkit --help"],
+    ];
+    for (const [args, message, fix] of cases) {
+      const result = await brewkit(args, { cwd: project });
+      expectError(result, message, `hint: run \`${fix}\``);
+      expect(result.stdout).toBe("");
+    }
+  });
+});
