@@ -179,6 +179,9 @@ export class SessionGrpcServer {
 
   private dispatch(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
     stream.on("error", () => undefined);
+    // Node announces a stream a tick after its headers arrived: a reset, a GOAWAY or a
+    // closed tunnel in the same read has ended it by then, and answering it would throw.
+    if (stream.destroyed || stream.closed) return;
     // Not a gRPC request: gRPC's answer is HTTP 415.
     if (!isGrpcContentType(headers["content-type"])) {
       stream.respond({ ":status": 415, "grpc-status": String(GrpcStatus.INTERNAL), "grpc-message": encodeGrpcMessage(`invalid gRPC request content-type ${JSON.stringify(headers["content-type"] ?? "")}`) }, { endStream: true });

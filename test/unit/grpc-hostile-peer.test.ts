@@ -11,6 +11,7 @@ import http2 from "node:http2";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { Duplex } from "node:stream";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { parseDaemonAddress } from "../../src/client/address.ts";
 import { ControlClient } from "../../src/client/control.ts";
@@ -520,7 +521,7 @@ describe("the session server against a hostile caller", () => {
       server.close();
       return new Promise((resolve) => listener.close(resolve));
     });
-    return { session, socketPath };
+    return { session, socketPath, server };
   }
 
   /** A raw call: the response headers, the data, the trailers. */
@@ -539,6 +540,48 @@ describe("the session server against a hostile caller", () => {
   }
 
   const echo = { "/t.T/Echo": unaryMethod(async (request) => Buffer.concat([Buffer.from("echo:"), request])) };
+
+  it("survives calls that end, reset or with their connection, in the same read as their headers", async () => {
+    const { session, server } = await serve(echo);
+    // Raw frames, so that a call's HEADERS and its end arrive in one read: the server
+    // learns of the stream only after it is gone.
+    const frameOf = (type: number, flags: number, streamId: number, payload: Buffer) => {
+      const header = Buffer.alloc(9);
+      header.writeUIntBE(payload.length, 0, 3);
+      header[3] = type;
+      header[4] = flags;
+      header.writeUInt32BE(streamId, 5);
+      return Buffer.concat([header, payload]);
+    };
+    // HPACK literal fields without indexing, names and values under 127 bytes.
+    const headerBlock = (fields: Array<[string, string]>) =>
+      Buffer.concat(fields.flatMap(([name, value]) => [Buffer.from([0, name.length]), Buffer.from(name), Buffer.from([value.length]), Buffer.from(value)]));
+    const requestHeaders = (streamId: number, method: string, contentType: string) =>
+      frameOf(1, 0x4, streamId, headerBlock([[":method", "POST"], [":scheme", "http"], [":path", method], [":authority", "localhost"], ["content-type", contentType], ["te", "trailers"]]));
+    const preface = Buffer.concat([Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), frameOf(4, 0, 0, Buffer.alloc(0))]);
+    const rstCancel = (streamId: number) => frameOf(3, 0, streamId, Buffer.from([0, 0, 0, 8]));
+    // Each connection's bytes arrive as one chunk of the tunnel that carries it.
+    const send = (bytes: Buffer) => {
+      const tunnel = new Duplex({ read() {}, write: (_chunk, _encoding, done) => done() });
+      tunnel.on("error", () => undefined);
+      server.serve(tunnel);
+      tunnel.push(bytes);
+      return tunnel;
+    };
+    const tunnels: Duplex[] = [];
+    for (const [method, contentType] of [["/t.T/Echo", "application/grpc"], ["/t.T/Nope", "application/grpc"], ["/t.T/Echo", "text/plain"]] as const) {
+      // Reset in the same read as its headers.
+      tunnels.push(send(Buffer.concat([preface, requestHeaders(1, method, contentType), rstCancel(1)])));
+      // GOAWAY in the same read: the session ends with the stream in it.
+      tunnels.push(send(Buffer.concat([preface, requestHeaders(1, method, contentType), frameOf(7, 0, 0, Buffer.from([0, 0, 0, 0, 0, 0, 0, 2]))])));
+    }
+    // The server (and this process) still serve the next call.
+    const call = rawCall(session, "/t.T/Echo");
+    call.stream.end(frame(Buffer.from("after")));
+    expect((await call.trailers)["grpc-status"]).toBe("0");
+    expect(Buffer.concat(call.data).subarray(5).toString()).toBe("echo:after");
+    for (const tunnel of tunnels) tunnel.destroy();
+  });
 
   it("answers a request that is not gRPC with HTTP 415", async () => {
     const { session } = await serve(echo);
