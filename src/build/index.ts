@@ -35,6 +35,8 @@ export interface BuildOptions {
    * then build with the files another run (or a cancelled one) uploaded.
    */
   localUniqueId?: string;
+  /** Every step runs anew instead of being taken from the build cache (`--no-cache`). */
+  ignoreCache?: boolean;
   /** Secret values for the steps that mount secrets. */
   secrets: SecretStore;
   /** `--ssh` flags (`id=socket`), on top of SSH_AUTH_SOCK. */
@@ -103,7 +105,7 @@ export async function prepareBuild(control: ControlClient, plan: Plan, options: 
   const variables = new Map<Variable, string>();
   const bases = imageBases(plan, options.platform);
   const configSources = readConfigSources(plan);
-  const compileOptions: CompileOptions = { platform: options.platform, localUniqueId: options.localUniqueId ?? options.runId, runId: options.runId, imageConfigs, imageConfigsByPlatform, variables, configSources };
+  const compileOptions: CompileOptions = { platform: options.platform, localUniqueId: options.localUniqueId ?? options.runId, runId: options.runId, imageConfigs, imageConfigsByPlatform, variables, configSources, ignoreCache: options.ignoreCache };
   if (bases.length > 0 || plan.variables.size > 0) {
     // Dirs are added as variables are compiled; the session looks names up when asked.
     const localDirs = new Map<string, CompiledLocalDir>();

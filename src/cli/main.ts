@@ -23,7 +23,7 @@ cli.option("--tlskey <file>", "Client key for a tcp:// daemon (mutual TLS)");
 cli.option("--tlsservername <name>", "Server name expected in the daemon's certificate");
 cli.option("--debug", "Print stack traces of errors");
 
-cli
+const run = cli
   .command("run [...targets]", "Build targets (default: the config's default export, or `all`) and write their outputs")
   .option("--progress <mode>", "Progress output: auto (tty on a terminal, else plain), tty, plain, rawjson or quiet", { default: "auto" })
   .option("--metadata-file <file>", "Write a JSON record of the run (steps, cache hits, transfers) to <file>")
@@ -36,16 +36,16 @@ cli
   .option("--shell <cmd>", "The shell --interactive opens (default: /bin/sh)")
   .example("brewkit run build")
   .example("brewkit run -i test")
-  .action(async (targets: string[], options) => (await import("./run-command.ts")).runCommand(targets, options));
+  .action(async (targets: string[], options) => (await import("./run-command.ts")).runCommand(targets, withoutCacheFlag(options)));
 
-cli
+const watch = cli
   .command("watch [...targets]", "Build, then rebuild whenever a copied file or the config changes (Ctrl-C to stop)")
   .option("--progress <mode>", "Progress output: auto, tty, plain, rawjson or quiet", { default: "auto" })
   .option("--secret <spec>", "Secret value: id=NAME,env=VARIABLE or id=NAME,src=FILE (repeatable)")
   .option("--ssh <spec>", "SSH agent to forward: default, or ID=SOCKET (repeatable)")
   .option("-i, --interactive", "When a command fails, open a shell in its container; needs a terminal")
   .option("--shell <cmd>", "The shell --interactive opens (default: /bin/sh)")
-  .action(async (targets: string[], options) => (await import("./watch-command.ts")).watchCommand(targets, options));
+  .action(async (targets: string[], options) => (await import("./watch-command.ts")).watchCommand(targets, withoutCacheFlag(options)));
 
 cli
   .command("shell <target>", "Build a target and open a shell on its result, with its commands' env, workdir, user, caches, secrets and ssh; needs a terminal")
@@ -88,6 +88,22 @@ cli
   .command("graph [target]", "Print what a target (default: the default target) is built from")
   .option("--format <format>", "text or mermaid", { default: "text" })
   .action(async (target: string | undefined, options) => (await import("./graph-command.ts")).graphCommand(target, options));
+
+noCacheOption(run, "Run every step anew instead of taking it from the build cache (what it makes still goes into the cache)");
+noCacheOption(watch, "Run every step anew on every build instead of taking it from the build cache");
+
+// `--no-cache`, without the "(default: true)" the parser gives a negated flag in the help.
+function noCacheOption(command: ReturnType<typeof cli.command>, description: string): void {
+  command.option("--no-cache", description);
+  delete command.options.at(-1)!.config.default;
+}
+
+// The parser files `--no-cache` under `cache`, a name the run's own build cache options
+// use: it is handed on as `ignoreCache`.
+function withoutCacheFlag<T extends { cache?: unknown }>(options: T): Omit<T, "cache"> & { ignoreCache: boolean } {
+  const { cache, ...rest } = options;
+  return { ...rest, ignoreCache: cache === false };
+}
 
 cli.help();
 cli.version(version);

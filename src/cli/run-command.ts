@@ -35,6 +35,8 @@ export interface RunOptions extends ConnectFlags, CacheFlags {
   interactive?: boolean;
   /** The shell `--interactive` opens (default `/bin/sh`). */
   shell?: string;
+  /** `--no-cache`: every step runs anew instead of being taken from the build cache. */
+  ignoreCache?: boolean;
 }
 
 /** A repeatable flag's values as a list. */
@@ -132,6 +134,7 @@ export async function buildOnce(
     platform,
     sharedKey: projectSharedKey(plan.projectDir),
     runId: newId(),
+    ignoreCache: options.ignoreCache,
     secrets,
     sshFlags: flagList(options.ssh),
     cache: options.cache,

@@ -35,7 +35,7 @@ const marshalOptionsByCompile = new WeakMap<CompileOptions, MarshalOptions>();
 
 function marshalOptionsOf(options: CompileOptions): MarshalOptions {
   let known = marshalOptionsByCompile.get(options);
-  if (!known) marshalOptionsByCompile.set(options, (known = { platform: options.platform, localUniqueId: options.localUniqueId }));
+  if (!known) marshalOptionsByCompile.set(options, (known = { platform: options.platform, localUniqueId: options.localUniqueId, ignoreCache: options.ignoreCache }));
   return known;
 }
 

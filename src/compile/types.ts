@@ -139,6 +139,8 @@ export interface CompileOptions {
    * errors point at them.
    */
   configSources?: ReadonlyMap<string, ConfigSource>;
+  /** Every op runs anew instead of being taken from the build cache (`--no-cache`); what it makes still goes into the cache. */
+  ignoreCache?: boolean;
 }
 
 /** A file of the config, as errors name it. */

@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { brewkit, busyboxBase, makeProject } from "../support/project.ts";
 
@@ -30,6 +32,28 @@ export default app;
     expect(prune.stdout).toMatch(/removed [1-9]\d* cache records, freed \S+/);
     const after = await brewkit(["cache", "du"], { cwd: project });
     expect(after.stdout).not.toMatch(/exec\.cachemount/);
+  });
+
+  it("run --no-cache runs every step anew, and what it makes is cached for the next run", async () => {
+    const random = makeProject({
+      "brewkit.config.ts": `import { target, scratch } from "brewkit";\n${busyboxBase}\nexport default target({ from: base, command: "mkdir -p /r && head -c 16 /dev/urandom | od -An -tx1 > /r/value", output: { artifact: "/r", local: "out" } });\n`,
+    });
+    const value = () => readFileSync(path.join(random, "out", "value"), "utf8");
+    const first = await brewkit(["run"], { cwd: random });
+    expect(first.code).toBe(0);
+    const made = value();
+    expect((await brewkit(["run"], { cwd: random })).stderr).toMatch(/ [1-9]\d* cached/);
+    expect(value()).toBe(made);
+
+    const fresh = await brewkit(["run", "--no-cache"], { cwd: random });
+    expect(fresh.code).toBe(0);
+    expect(fresh.stderr).toMatch(/, 0 cached,/);
+    const remade = value();
+    expect(remade).not.toBe(made);
+
+    const after = await brewkit(["run"], { cwd: random });
+    expect(after.stderr).toMatch(/ [1-9]\d* cached/);
+    expect(value()).toBe(remade);
   });
 
   it("every command has --help", async () => {

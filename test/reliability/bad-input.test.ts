@@ -312,7 +312,7 @@ describe("a command line brewkit does not understand", () => {
   it("names the option or argument as it was typed, with the command's help as the fix, and exits 1", async () => {
     const project = makeProject({ "brewkit.config.ts": `import { target, scratch } from "brewkit";\n${busyboxBase}\n` });
     const cases: Array<[string[], string, string]> = [
-      [["run", "--no-cache"], "error: unknown option --no-cache for `brewkit run`", "brewkit run --help"],
+      [["run", "--no-cahce"], "error: unknown option --no-cahce for `brewkit run`", "brewkit run --help"],
       [["run", "--cache-too=type=inline"], "error: unknown option --cache-too for `brewkit run`", "brewkit run --help"],
       [["watch", "-z"], "error: unknown option -z for `brewkit watch`", "brewkit watch --help"],
       [["run", "--progress"], "error: option --progress needs a value (--progress <mode>)", "brewkit run --help"],

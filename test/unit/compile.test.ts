@@ -40,4 +40,18 @@ describe("compileTarget across the targets of a plan", () => {
     // The same bytes, not just equal ones: the base was encoded once.
     expect(baseOps[1]![0]).toBe(baseOps[0]![0]);
   });
+
+  it("with ignoreCache marks every op of every job, and changes nothing else", () => {
+    const plan = createPlan(input(targets), Object.keys(targets));
+    for (const name of plan.requested) {
+      const plain = compileTarget(plan, name, { platform, runId: "r" }).build[0]!.definition;
+      const fresh = compileTarget(plan, name, { platform, runId: "r", ignoreCache: true }).build[0]!.definition;
+      // The ops themselves (and so their digests) are the same; only the metadata differs.
+      expect(fresh.def).toEqual(plain.def);
+      for (const digest of fresh.digests.slice(0, -1)) {
+        expect(fresh.metadata[digest]?.ignore_cache, `${name} ${digest}`).toBe(true);
+        expect(plain.metadata[digest]?.ignore_cache ?? false).toBe(false);
+      }
+    }
+  });
 });

@@ -4,7 +4,7 @@ import { usageError } from "../../src/cli/usage-error.ts";
 describe("usageError", () => {
   it("names an unknown option as typed, not by the parser's key", () => {
     expect(usageError("Unknown option `--fooBar`", ["run", "--foo-bar"], "run")?.message).toBe("unknown option --foo-bar for `brewkit run`");
-    expect(usageError("Unknown option `--cache`", ["run", "t", "--no-cache"], "run")?.message).toBe("unknown option --no-cache for `brewkit run`");
+    expect(usageError("Unknown option `--cahce`", ["run", "t", "--no-cahce"], "run")?.message).toBe("unknown option --no-cahce for `brewkit run`");
     expect(usageError("Unknown option `--cacheToo`", ["--cache-too=x"], "run")?.message).toBe("unknown option --cache-too for `brewkit run`");
     expect(usageError("Unknown option `-x`", ["-x"], undefined)).toEqual({ message: "unknown option -x", hint: "run `brewkit --help` for the usage and options" });
   });
