@@ -1,10 +1,12 @@
 import { BrewkitError } from "../errors.ts";
 import { typecheckConfig } from "../typecheck/index.ts";
+import { runCacheOptions } from "./cache-flags.ts";
 import { loadProject, planProject } from "./project.ts";
 
 /**
  * `brewkit check`: typechecks the config with the project's TypeScript and validates
- * the plan of every exported target and group, without building or contacting a daemon.
+ * the plan of every exported target and group and the project's `buildCache()`, without
+ * building or contacting a daemon.
  */
 export async function checkCommand(options: { config?: string }): Promise<number> {
   const out = (line: string) => process.stderr.write(`${line}\n`);
@@ -19,6 +21,15 @@ export async function checkCommand(options: { config?: string }): Promise<number
   for (const name of names) {
     try {
       planProject(project, [name]);
+    } catch (err) {
+      if (!(err instanceof BrewkitError)) throw err;
+      planErrors.add(`error: ${err.message}${err.hint ? `\nhint: ${err.hint}` : ""}`);
+    }
+  }
+  // The project's buildCache() specs, checked as a run checks them (without --cache-to/--cache-from).
+  if (config.buildCache) {
+    try {
+      runCacheOptions({}, { value: config.buildCache.value, file: config.file });
     } catch (err) {
       if (!(err instanceof BrewkitError)) throw err;
       planErrors.add(`error: ${err.message}${err.hint ? `\nhint: ${err.hint}` : ""}`);

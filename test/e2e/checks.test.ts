@@ -93,4 +93,18 @@ describe("brewkit check", () => {
     expect(result.stderr).not.toContain("cannot reach the BuildKit daemon");
     expect(result.stderr).not.toMatch(noStackTrace);
   });
+
+  it("checks the project's buildCache() specs as a run does, naming the line", async () => {
+    const project = makeProject({
+      "brewkit.config.ts": [
+        'import { target, scratch, buildCache } from "brewkit";',
+        "export const a = target({ from: scratch });",
+        'export const cache = buildCache({ to: "type=bogus,ref=x" });',
+      ].join("\n"),
+    });
+    const result = await brewkit(["check"], { cwd: project, env: offline });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`${project}/brewkit.config.ts:3: buildCache.to "type=bogus,ref=x": type "bogus" is not supported`);
+    expect(result.stderr).toMatch(/✖ .*brewkit\.config\.ts: 1 problem\n/);
+  });
 });
