@@ -45,6 +45,8 @@ const watch = cli
   .option("--ssh <spec>", "SSH agent to forward: default, or ID=SOCKET (repeatable)")
   .option("-i, --interactive", "When a command fails, open a shell in its container; needs a terminal")
   .option("--shell <cmd>", "The shell --interactive opens (default: /bin/sh)")
+  .option("--cache-to <spec>", "Export the build cache after each build, buildx syntax: type=registry,ref=REF[,mode=max], type=inline or type=local,dest=DIR (repeatable; replaces the config's buildCache)")
+  .option("--cache-from <spec>", "Import build cache: type=registry,ref=REF, type=local,src=DIR, or just REF (repeatable; replaces the config's buildCache)")
   .action(async (targets: string[], options) => (await import("./watch-command.ts")).watchCommand(targets, withoutCacheFlag(options)));
 
 cli

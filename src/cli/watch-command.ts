@@ -6,7 +6,9 @@ import { watchLoop, watchSpec, type WatchSpec } from "../watch/index.ts";
 import { connect, tlsFromFlags } from "./connect.ts";
 import { existingIgnoreFiles, loadProject, planProject } from "./project.ts";
 import { outputRedactor } from "./redacted-output.ts";
+import { prepareLocalCaches, runCacheOptions } from "./cache-flags.ts";
 import { buildOnce, flagList, type RunOptions } from "./run-command.ts";
+import type { CacheOptions } from "../solve/cache-options.ts";
 import { requireTerminal } from "./terminal.ts";
 import { cancelOnSignals, signalExitCode } from "./signals.ts";
 
@@ -31,6 +33,8 @@ export async function watchCommand(names: string[], options: RunOptions): Promis
   const relative = (f: string) => path.relative(process.cwd(), f) || f;
   // Outputs named by variables are known only once a build evaluated them: they are never inputs either.
   const specs = new WeakMap<object, WatchSpec>();
+  // The build cache of each loaded config (its buildCache() or the flags): checked at load.
+  const caches = new WeakMap<object, CacheOptions | undefined>();
   try {
     await watchLoop(
       {
@@ -39,10 +43,15 @@ export async function watchCommand(names: string[], options: RunOptions): Promis
           const plan = planProject(project, names);
           const spec = watchSpec(plan, [project.config.file, ...project.config.importedFiles, ...existingIgnoreFiles(project.config.projectDir)]);
           specs.set(plan, spec);
+          caches.set(plan, runCacheOptions(options, project.config.buildCache && { value: project.config.buildCache.value, file: project.config.file }));
           return { plan, spec };
         },
         build: async (plan, signal) => {
-          const { results, summary } = await buildOnce(control, platform, plan, secrets, options, signal, (dirs) => specs.get(plan)?.addWritten(dirs));
+          // Per build: a type=local import takes the cache the previous build exported.
+          const cache = await prepareLocalCaches(caches.get(plan), (message) => err(`warning: ${message}`));
+          // What the build writes into a local cache is never one of its inputs.
+          specs.get(plan)?.addWritten((cache?.exports ?? []).flatMap((e) => (e.type === "local" && e.attrs.dest ? [e.attrs.dest] : [])));
+          const { results, summary } = await buildOnce(control, platform, plan, secrets, { ...options, cache }, signal, (dirs) => specs.get(plan)?.addWritten(dirs));
           const steps = results.reduce((n, r) => n + r.summary.total, 0);
           const cached = results.reduce((n, r) => n + r.summary.cached, 0);
           return `${summary.join("\n")}\n  ${results.map((r) => r.name).join(", ")}: ${cached}/${steps} steps cached`;

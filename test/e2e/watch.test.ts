@@ -77,6 +77,30 @@ describe("brewkit watch", () => {
     expect(await w.exited).toBe(130);
   });
 
+  it("exports the build cache after every build with --cache-to, and refuses a bad cache spec when it loads", async () => {
+    const project = makeProject({ "brewkit.config.ts": config("mkdir -p /out && cat /src/a.txt > /out/a"), "src/a.txt": "first\n" });
+    const cacheDir = path.join(project, "buildcache");
+    const index = () => readFileSync(path.join(cacheDir, "index.json"), "utf8");
+    const w = (running = new WatchProcess(project, ["app", "--cache-to", `type=local,dest=${cacheDir}`, "--cache-from", `type=local,src=${cacheDir}`]));
+    let at = await w.waitFor(/✔ app: .*\n.*steps cached/);
+    const first = index();
+    expect((JSON.parse(first) as { manifests: unknown[] }).manifests.length).toBeGreaterThan(0);
+
+    writeFileSync(path.join(project, "src", "a.txt"), "second\n");
+    at = await w.waitFor(/↻ changed: src\/a\.txt\n/, at);
+    at = await w.waitFor(/✔ app/, at);
+    // The second build's cache replaced the first's.
+    expect(index()).not.toBe(first);
+    // Writing the cache is no change of an input; the second build imported the first's cache.
+    expect(w.output).not.toMatch(/changed: .*buildcache/);
+    expect(w.output.slice(w.output.indexOf("↻ changed"))).not.toContain("nothing to import");
+    w.child.kill("SIGINT");
+    expect(await w.exited).toBe(130);
+
+    const bad = (running = new WatchProcess(project, ["app", "--cache-to", "type=bogus"]));
+    await bad.waitFor(/✖ --cache-to "type=bogus": type "bogus" is not supported/);
+  });
+
   it("cancels the build in flight when an input changes, and the daemon stops its step", async () => {
     const marker = 3000 + (Date.now() % 1000);
     const project = makeProject({ "brewkit.config.ts": config(`cat /src/a.txt; sleep ${marker}`), "src/a.txt": "one\n" });
