@@ -1,6 +1,7 @@
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { indexDigest } from "../contentstore/local-store.ts";
+import type { LoadedConfig } from "../config/index.ts";
 import type { BuildCache } from "../model/index.ts";
 import { parseCacheSpec, type CacheOptions } from "../solve/cache-options.ts";
 
@@ -11,6 +12,11 @@ export interface CacheFlags {
 }
 
 const list = (value: string | string[] | undefined): string[] => (value === undefined ? [] : Array.isArray(value) ? value.map(String) : [String(value)]);
+
+/** A loaded config's `buildCache()` in the form `runCacheOptions` takes (undefined for none). */
+export function configBuildCache(config: LoadedConfig): { value: BuildCache; file: string } | undefined {
+  return config.buildCache && { value: config.buildCache.value, file: config.file };
+}
 
 /**
  * The build cache of a run: `--cache-to` and `--cache-from`, each replacing what the

@@ -1,6 +1,6 @@
 import { BrewkitError } from "../errors.ts";
 import { typecheckConfig } from "../typecheck/index.ts";
-import { runCacheOptions } from "./cache-flags.ts";
+import { configBuildCache, runCacheOptions } from "./cache-flags.ts";
 import { loadProject, planProject } from "./project.ts";
 
 /**
@@ -18,23 +18,17 @@ export async function checkCommand(options: { config?: string }): Promise<number
   // Each export is planned on its own, so every broken target is reported, not only the first.
   const names = [...config.targets.keys(), ...config.groups.keys()].filter((n) => n !== "default");
   const planErrors = new Set<string>();
-  for (const name of names) {
+  const collect = (check: () => unknown) => {
     try {
-      planProject(project, [name]);
+      check();
     } catch (err) {
       if (!(err instanceof BrewkitError)) throw err;
       planErrors.add(`error: ${err.message}${err.hint ? `\nhint: ${err.hint}` : ""}`);
     }
-  }
+  };
+  for (const name of names) collect(() => planProject(project, [name]));
   // The project's buildCache() specs, checked as a run checks them (without --cache-to/--cache-from).
-  if (config.buildCache) {
-    try {
-      runCacheOptions({}, { value: config.buildCache.value, file: config.file });
-    } catch (err) {
-      if (!(err instanceof BrewkitError)) throw err;
-      planErrors.add(`error: ${err.message}${err.hint ? `\nhint: ${err.hint}` : ""}`);
-    }
-  }
+  collect(() => runCacheOptions({}, configBuildCache(config)));
   for (const error of planErrors) out(error);
   const failed = typecheck.errors.length + planErrors.size;
   if (failed > 0) {

@@ -10,7 +10,7 @@ import { newId } from "../session/ids.ts";
 import type { ProgressEvent } from "../progress/index.ts";
 import type { CacheOptions } from "../solve/cache-options.ts";
 import type { ExportedImage, FailedCommand, SolveResult } from "../solve/index.ts";
-import { prepareLocalCaches, runCacheOptions, type CacheFlags } from "./cache-flags.ts";
+import { configBuildCache, prepareLocalCaches, runCacheOptions, type CacheFlags } from "./cache-flags.ts";
 import { connectIfUp, connectStartingLocalDaemon, tlsFromFlags, type ConnectFlags } from "./connect.ts";
 import { progressOutput, type ProgressOutput } from "./progress-mode.ts";
 import { processTerminal, requireTerminal, shellArgv } from "./terminal.ts";
@@ -63,7 +63,7 @@ export async function runCommand(names: string[], options: RunOptions): Promise<
   try {
     const project = await loadProject(options);
     plan = planProject(project, names);
-    cache = await prepareLocalCaches(runCacheOptions(options, project.config.buildCache && { value: project.config.buildCache.value, file: project.config.file }), (message) => err(`warning: ${message}`));
+    cache = await prepareLocalCaches(runCacheOptions(options, configBuildCache(project.config)), (message) => err(`warning: ${message}`));
     secrets = await loadSecretStore({ flags: flagList(options.secret), redactor: outputRedactor });
   } catch (error) {
     early.abort();

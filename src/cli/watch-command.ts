@@ -6,7 +6,7 @@ import { watchLoop, watchSpec, type WatchSpec } from "../watch/index.ts";
 import { connect, tlsFromFlags } from "./connect.ts";
 import { existingIgnoreFiles, loadProject, planProject } from "./project.ts";
 import { outputRedactor } from "./redacted-output.ts";
-import { prepareLocalCaches, runCacheOptions } from "./cache-flags.ts";
+import { configBuildCache, prepareLocalCaches, runCacheOptions } from "./cache-flags.ts";
 import { buildOnce, flagList, type RunOptions } from "./run-command.ts";
 import type { CacheOptions } from "../solve/cache-options.ts";
 import { requireTerminal } from "./terminal.ts";
@@ -43,7 +43,7 @@ export async function watchCommand(names: string[], options: RunOptions): Promis
           const plan = planProject(project, names);
           const spec = watchSpec(plan, [project.config.file, ...project.config.importedFiles, ...existingIgnoreFiles(project.config.projectDir)]);
           specs.set(plan, spec);
-          caches.set(plan, runCacheOptions(options, project.config.buildCache && { value: project.config.buildCache.value, file: project.config.file }));
+          caches.set(plan, runCacheOptions(options, configBuildCache(project.config)));
           return { plan, spec };
         },
         build: async (plan, signal) => {
