@@ -24,12 +24,17 @@ describe("processAlive", () => {
   });
 
   it("counts a process that ended but was not collected by its parent (a zombie) as ended", async () => {
-    // The shell starts a child that exits at once, then becomes a process that never collects it.
-    const parent = spawn("sh", ["-c", "true & echo $!; exec sleep 600"], { stdio: ["ignore", "pipe", "inherit"] });
+    // A parent that never collects its child: Perl (part of every Debian system) installs no
+    // SIGCHLD handler, where a shell may collect a background job before it execs.
+    const parent = spawn("perl", ["-e", "my $child = fork; exit 0 unless $child; $| = 1; print \"$child\\n\"; sleep 600"], { stdio: ["ignore", "pipe", "inherit"] });
     try {
       const [line] = (await once(parent.stdout!, "data")) as [Buffer];
       const zombie = Number(line.toString().trim());
-      while (stateOf(zombie) !== "Z") await nextTurn();
+      // The child has exited or is about to: it stays a zombie until its parent ends.
+      for (let state = stateOf(zombie); state !== "Z"; state = stateOf(zombie)) {
+        if (state === undefined) throw new Error(`process ${zombie} was collected: no zombie to test with`);
+        await nextTurn();
+      }
       expect(processAlive(zombie)).toBe(false);
       expect(processAlive(parent.pid!)).toBe(true);
     } finally {
